@@ -1,0 +1,689 @@
+"""Stage 2 use cases. Each one: lock → transition → audit → deadlines → outbox, in one transaction.
+
+The referral (`case_refer`) is a mediation use case: it moves the complaint through
+`complaints.services` and opens the case in the same transaction.
+"""
+
+from datetime import date
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from complaints.models import Complaint, PartySide
+from complaints.rules import is_complaint_consumer
+from complaints.services import complaint_mark_referred, mediator_information
+from odr import clock
+from odr.accounts.models import MERCHANT_ROLES, User
+from odr.accounts.selectors import is_mediator_of
+from odr.audit.services import audit_record
+from odr.deadlines.calendar import end_of_local_day, period_end, zone
+from odr.deadlines.models import DeadlineKind
+from odr.deadlines.services import deadline_close, deadline_move, deadline_open, deadline_pending
+from odr.errors import Forbidden, InvalidInput, TransitionRefused
+from odr.fsm import run_transition
+from odr.locking import lock
+from odr.notifications.services import outbox_email
+from odr.references.services import reference_next
+
+from .models import (
+    ACTIVE_CASE_STATES,
+    CaseState,
+    ConflictDisclosure,
+    DeadlineExtension,
+    DocumentRequest,
+    ExcludedSubject,
+    MediationCase,
+    Proposal,
+    ProposalResponse,
+    RefusalReason,
+    Representative,
+    RepresentativeCapacity,
+    ResponseDecision,
+)
+from .rules import is_case_consumer, is_case_mediator, is_case_merchant_staff
+from .statements import statements_snapshot
+
+SYSTEM = "system"
+MEDIATOR = "mediator"
+CLOSED_MESSAGE = _("This mediation is closed.")
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _tz(case: MediationCase) -> str:
+    return case.mediation_body.time_zone
+
+
+def _audit(case: MediationCase, kind: str, *, actor=None, role: str = SYSTEM, **payload) -> None:
+    audit_record(stream=case.reference, kind=kind, actor=actor, actor_role=role, payload=payload)
+
+
+def _side_of(user, case: MediationCase) -> str:
+    if is_case_consumer(user, case):
+        return PartySide.CONSUMER
+    if is_case_merchant_staff(user, case):
+        return PartySide.MERCHANT
+    raise Forbidden()
+
+
+def _act_as_mediator(user, case: MediationCase) -> None:
+    """Only the case's mediator acts; the first mediator of the body to act on a free case takes it."""
+    if not is_case_mediator(user, case):
+        raise Forbidden()
+    if case.mediator_id is None:
+        case.mediator = user
+        case.save(update_fields=["mediator"])
+        _audit(case, "case.assigned", actor=user, role=MEDIATOR, mediator_id=user.pk)
+
+
+def _party_users(case: MediationCase, side: str):
+    if side == PartySide.CONSUMER:
+        return [case.complaint.consumer]
+    return list(
+        User.objects.filter(
+            memberships__merchant=case.complaint.merchant,
+            memberships__role__in=MERCHANT_ROLES,
+            is_active=True,
+        ).distinct()
+    )
+
+
+def _notify(case: MediationCase, template: str, key: str, *, sides=None, **context) -> None:
+    """E-mail the parties of `sides` (both by default) and their representatives."""
+    sides = sides or (PartySide.CONSUMER, PartySide.MERCHANT)
+    context = {
+        "reference": case.reference,
+        "complaint_reference": case.complaint.reference,
+        **context,
+    }
+    for side in sides:
+        for user in _party_users(case, side):
+            outbox_email(
+                key=f"{key}:{side}:{user.pk}",
+                template=template,
+                to=user,
+                context=context,
+                case_reference=case.reference,
+            )
+        for representative in case.representatives.filter(side=side):
+            outbox_email(
+                key=f"{key}:{side}:rep{representative.pk}",
+                template=template,
+                to_address=representative.email,
+                context=context,
+                case_reference=case.reference,
+            )
+
+
+def _notify_mediators(case: MediationCase, template: str, key: str, **context) -> None:
+    if case.mediator_id:
+        mediators = [case.mediator]
+    else:
+        mediators = User.objects.filter(
+            memberships__mediation_body=case.mediation_body,
+            memberships__role="mediator",
+            is_active=True,
+        ).distinct()
+    for user in mediators:
+        outbox_email(
+            key=f"{key}:mediator:{user.pk}",
+            template=template,
+            to=user,
+            context={"reference": case.reference, **context},
+            case_reference=case.reference,
+        )
+
+
+def _closure_notice(case: MediationCase) -> None:
+    """D28 (C. civ. 2238): saisine and closure dates; the limitation period restarts for ≥ 6 months."""
+    _notify(
+        case,
+        "case_closed",
+        f"case.closed:{case.reference}",
+        state=case.state,
+        saisine_at=case.saisine_at,
+        closed_at=case.closed_at,
+        grounds=case.outcome_grounds,
+    )
+
+
+def _stop_case_clocks(case: MediationCase) -> None:
+    for kind in (DeadlineKind.ADMISSIBILITY, DeadlineKind.OUTCOME):
+        deadline_close(subject=case, kind=kind, cancelled=True)
+    for response in ProposalResponse.objects.filter(
+        proposal__case=case, decision=ResponseDecision.PENDING
+    ):
+        deadline_close(subject=response, kind=DeadlineKind.PROPOSAL_RESPONSE, cancelled=True)
+
+
+# --- Referral -------------------------------------------------------------------------------------
+
+
+def case_refer(
+    *,
+    complaint: Complaint,
+    by,
+    other_proceedings: bool,
+    acting_as_consumer: bool,
+    excluded_subject: str = ExcludedSubject.NONE,
+) -> MediationCase:
+    """The consumer refers the dispute to the merchant's designated mediator (D3, D7–D10, D12).
+
+    The complaint filed on the platform is the proof of the prior written complaint (D7); the file is
+    complete on arrival, so the 21-day admissibility clock starts now (D12–D13).
+    """
+    if excluded_subject not in ExcludedSubject.values:
+        raise InvalidInput(_("Choose the subject of the dispute from the list."))
+    with transaction.atomic():
+        complaint = lock(complaint)
+        if not is_complaint_consumer(by, complaint):
+            raise Forbidden()
+        complaint_mark_referred(complaint=complaint, by=by)
+        body = complaint.merchant.mediation_body
+        now = clock.now()
+        admissibility_due_at = period_end(
+            now, days=settings.ODR_ADMISSIBILITY_DAYS, time_zone=body.time_zone
+        )
+        case = MediationCase.objects.create(
+            reference=reference_next("M", time_zone=body.time_zone),
+            complaint=complaint,
+            mediation_body=body,
+            referred_at=now,
+            other_proceedings=other_proceedings,
+            acting_as_consumer=acting_as_consumer,
+            excluded_subject=excluded_subject,
+            file_completed_at=now,
+            admissibility_due_at=admissibility_due_at,
+        )
+        audit_record(
+            stream=complaint.reference,
+            kind="complaint.referred",
+            actor=by,
+            actor_role=PartySide.CONSUMER,
+            payload={"case": case.reference},
+        )
+        _audit(
+            case,
+            "case.received",
+            actor=by,
+            role=PartySide.CONSUMER,
+            complaint=complaint.reference,
+            other_proceedings=other_proceedings,
+            acting_as_consumer=acting_as_consumer,
+            excluded_subject=excluded_subject,
+            admissibility_due_at=admissibility_due_at,
+        )
+        deadline_open(
+            subject=case,
+            kind=DeadlineKind.ADMISSIBILITY,
+            due_at=admissibility_due_at,
+            case_reference=case.reference,
+        )
+        _notify(
+            case,
+            "case_received",
+            f"case.received:{case.reference}",
+            admissibility_due_at=admissibility_due_at,
+            **mediator_information(complaint),
+        )
+        _notify_mediators(case, "case_new_for_mediator", f"case.received:{case.reference}")
+    return case
+
+
+# --- Completeness and admissibility (D11–D13) -----------------------------------------------------
+
+
+def case_request_documents(*, case: MediationCase, by, text: str) -> DocumentRequest:
+    """D13: the file is incomplete; the admissibility clock stops until it is complete."""
+    if not text.strip():
+        raise InvalidInput(_("Say which documents are needed."))
+    with transaction.atomic():
+        case = lock(case)
+        _act_as_mediator(by, case)
+        run_transition(
+            case,
+            "request_documents",
+            not_in_state_message=_(
+                "Documents can be requested only while admissibility is being checked."
+            ),
+        )
+        case.save()
+        request = DocumentRequest.objects.create(
+            case=case, requested_by=by, text=text, requested_at=clock.now()
+        )
+        deadline_close(subject=case, kind=DeadlineKind.ADMISSIBILITY, cancelled=True)
+        _audit(case, "case.documents_requested", actor=by, role=MEDIATOR, request_id=request.pk)
+        _notify(
+            case,
+            "case_documents_requested",
+            f"case.documents_requested:{request.pk}",
+            sides=(PartySide.CONSUMER,),
+            text=text,
+        )
+    return request
+
+
+def case_complete_file(*, case: MediationCase, by) -> MediationCase:
+    """D13: the mediator records that the file is complete; the 21 days start now."""
+    with transaction.atomic():
+        case = lock(case)
+        _act_as_mediator(by, case)
+        due_at = period_end(clock.now(), days=settings.ODR_ADMISSIBILITY_DAYS, time_zone=_tz(case))
+        run_transition(
+            case,
+            "complete_file",
+            admissibility_due_at=due_at,
+            not_in_state_message=_("No documents are awaited for this case."),
+        )
+        case.save()
+        case.document_requests.filter(fulfilled_at__isnull=True).update(fulfilled_at=clock.now())
+        deadline_open(
+            subject=case,
+            kind=DeadlineKind.ADMISSIBILITY,
+            due_at=due_at,
+            case_reference=case.reference,
+        )
+        _audit(case, "case.file_complete", actor=by, role=MEDIATOR, admissibility_due_at=due_at)
+    return case
+
+
+def case_reject(*, case: MediationCase, by, reason: str, reasoning: str) -> MediationCase:
+    """D11–D12: a reasoned refusal, with exactly one reason code, sent to both parties."""
+    if reason not in RefusalReason.values:
+        raise InvalidInput(_("Choose one of the five reasons for refusal."))
+    if not reasoning.strip():
+        raise InvalidInput(_("Write the reasoning of the refusal."))
+    with transaction.atomic():
+        case = lock(case)
+        _act_as_mediator(by, case)
+        run_transition(
+            case,
+            "reject",
+            reason=reason,
+            reasoning=reasoning,
+            by=by,
+            not_in_state_message=_(
+                "Admissibility can be decided only on a complete file not yet decided."
+            ),
+        )
+        case.save()
+        deadline = deadline_close(subject=case, kind=DeadlineKind.ADMISSIBILITY)
+        _audit(
+            case,
+            "case.rejected",
+            actor=by,
+            role=MEDIATOR,
+            reason=reason,
+            on_time=deadline is None or deadline.status == "met",
+        )
+        _notify(
+            case,
+            "case_rejected",
+            f"case.rejected:{case.reference}",
+            reason=reason,
+            reasoning=reasoning,
+        )
+    return case
+
+
+def case_open(*, case: MediationCase, by) -> MediationCase:
+    """D15–D16: the notice of saisine to both parties; the outcome is due 90 days later."""
+    with transaction.atomic():
+        case = lock(case)
+        _act_as_mediator(by, case)
+        due_at = period_end(clock.now(), days=settings.ODR_OUTCOME_DAYS, time_zone=_tz(case))
+        run_transition(
+            case,
+            "open",
+            outcome_due_at=due_at,
+            not_in_state_message=_(
+                "Only a complete file awaiting its admissibility decision can be opened."
+            ),
+        )
+        case.save()
+        deadline_close(subject=case, kind=DeadlineKind.ADMISSIBILITY)
+        deadline_open(
+            subject=case, kind=DeadlineKind.OUTCOME, due_at=due_at, case_reference=case.reference
+        )
+        _audit(
+            case,
+            "case.opened",
+            actor=by,
+            role=MEDIATOR,
+            saisine_at=case.saisine_at,
+            outcome_due_at=due_at,
+        )
+        # The template states that either party may withdraw at any time (R612-2).
+        _notify(
+            case,
+            "case_saisine",
+            f"case.saisine:{case.reference}",
+            saisine_at=case.saisine_at,
+            outcome_due_at=due_at,
+        )
+    return case
+
+
+# --- During the mediation -------------------------------------------------------------------------
+
+
+def case_extend(*, case: MediationCase, by, reason: str, new_due_date: date) -> DeadlineExtension:
+    """D17 (R612-5): the mediator extends the outcome deadline, with a reason; both are told at once."""
+    if not reason.strip():
+        raise InvalidInput(_("Give the reason for the extension."))
+    with transaction.atomic():
+        case = lock(case)
+        _act_as_mediator(by, case)
+        if case.state not in (CaseState.OPEN, CaseState.PROPOSAL_ISSUED):
+            raise TransitionRefused(_("Only an open mediation can be extended."))
+        new_due_at = end_of_local_day(new_due_date, zone(_tz(case)))
+        if new_due_at <= case.outcome_due_at:
+            raise InvalidInput(_("The new due date must be after the current one."))
+        extension = DeadlineExtension.objects.create(
+            case=case,
+            extended_by=by,
+            reason=reason,
+            previous_due_at=case.outcome_due_at,
+            new_due_at=new_due_at,
+            extended_at=clock.now(),
+        )
+        case.outcome_due_at = new_due_at
+        case.overdue_since = None
+        case.save(update_fields=["outcome_due_at", "overdue_since"])
+        if deadline_pending(subject=case, kind=DeadlineKind.OUTCOME):
+            deadline_move(subject=case, kind=DeadlineKind.OUTCOME, due_at=new_due_at)
+        else:  # extended after the breach was recorded: the breach stays, a new deadline runs
+            deadline_open(
+                subject=case,
+                kind=DeadlineKind.OUTCOME,
+                due_at=new_due_at,
+                case_reference=case.reference,
+            )
+        _audit(
+            case,
+            "case.extended",
+            actor=by,
+            role=MEDIATOR,
+            reason=reason,
+            previous_due_at=extension.previous_due_at,
+            new_due_at=new_due_at,
+        )
+        _notify(
+            case,
+            "case_extended",
+            f"case.extended:{extension.pk}",
+            reason=reason,
+            new_due_at=new_due_at,
+        )
+    return extension
+
+
+def case_mark_overdue(*, case: MediationCase) -> MediationCase:
+    """D18: past the outcome date without extension, the case is marked overdue and the breach kept.
+    Called by the deadline sweep."""
+    with transaction.atomic():
+        case = lock(case)
+        if case.state not in (CaseState.OPEN, CaseState.PROPOSAL_ISSUED) or case.overdue_since:
+            return case
+        if clock.now() <= case.outcome_due_at:
+            raise TransitionRefused(_("The outcome is not due yet."))
+        case.overdue_since = clock.now()
+        case.save(update_fields=["overdue_since"])
+        deadline_close(subject=case, kind=DeadlineKind.OUTCOME)  # late: recorded as breached
+        _audit(case, "case.overdue", outcome_due_at=case.outcome_due_at)
+        _notify_mediators(
+            case, "case_overdue", f"case.overdue:{case.reference}:{case.outcome_due_at:%Y%m%d}"
+        )
+    return case
+
+
+def case_disclose_conflict(*, case: MediationCase, by, text: str) -> ConflictDisclosure:
+    """D22 (R613-1): the mediator discloses a circumstance; both parties are told at once."""
+    if not text.strip():
+        raise InvalidInput(_("Describe the circumstance to disclose."))
+    with transaction.atomic():
+        case = lock(case)
+        _act_as_mediator(by, case)
+        if not case.is_active:
+            raise TransitionRefused(CLOSED_MESSAGE)
+        disclosure = ConflictDisclosure.objects.create(
+            case=case, mediator=by, text=text, disclosed_at=clock.now()
+        )
+        _audit(
+            case, "case.conflict_disclosed", actor=by, role=MEDIATOR, disclosure_id=disclosure.pk
+        )
+        _notify(case, "case_conflict_disclosed", f"case.disclosure:{disclosure.pk}", text=text)
+    return disclosure
+
+
+def case_add_representative(
+    *, case: MediationCase, by, name: str, email: str, capacity: str = RepresentativeCapacity.OTHER
+) -> Representative:
+    """D21 (R612-1): a party adds a lawyer or any person to represent or assist them, at any stage."""
+    if capacity not in RepresentativeCapacity.values or not name.strip() or not email.strip():
+        raise InvalidInput(_("Give the representative's name, e-mail address and capacity."))
+    with transaction.atomic():
+        case = lock(case)
+        side = _side_of(by, case)
+        if not case.is_active:
+            raise TransitionRefused(CLOSED_MESSAGE)
+        representative = Representative.objects.create(
+            case=case,
+            side=side,
+            name=name,
+            email=email,
+            capacity=capacity,
+            added_by=by,
+            added_at=clock.now(),
+        )
+        _audit(
+            case,
+            "case.representative_added",
+            actor=by,
+            role=side,
+            representative_id=representative.pk,
+            capacity=capacity,
+        )
+        _notify_mediators(
+            case, "case_representative_added", f"case.representative:{representative.pk}"
+        )
+    return representative
+
+
+# --- The proposal (D24–D26) -----------------------------------------------------------------------
+
+
+def proposal_issue(
+    *, case: MediationCase, by, solution: str, acceptance_days: int | None = None
+) -> Proposal:
+    """D24–D25: the proposal, with the statements the platform adds, and an answer deadline."""
+    if not solution.strip():
+        raise InvalidInput(_("Write the proposed solution."))
+    days = settings.ODR_PROPOSAL_ACCEPTANCE_DAYS if acceptance_days is None else acceptance_days
+    if days < 1:
+        raise InvalidInput(_("The parties need at least one day to answer."))
+    with transaction.atomic():
+        case = lock(case)
+        _act_as_mediator(by, case)
+        run_transition(
+            case,
+            "issue_proposal",
+            not_in_state_message=_("A proposal can be issued only in an open mediation."),
+        )
+        case.save()
+        now = clock.now()
+        proposal = Proposal.objects.create(
+            case=case,
+            issued_by=by,
+            solution=solution,
+            statements=statements_snapshot(),
+            issued_at=now,
+            acceptance_due_at=period_end(now, days=days, time_zone=_tz(case)),
+        )
+        for side in (PartySide.CONSUMER, PartySide.MERCHANT):
+            response = ProposalResponse.objects.create(proposal=proposal, side=side)
+            deadline_open(
+                subject=response,
+                kind=DeadlineKind.PROPOSAL_RESPONSE,
+                due_at=proposal.acceptance_due_at,
+                case_reference=case.reference,
+            )
+        _audit(
+            case,
+            "proposal.issued",
+            actor=by,
+            role=MEDIATOR,
+            proposal_id=proposal.pk,
+            acceptance_due_at=proposal.acceptance_due_at,
+        )
+        _notify(
+            case,
+            "proposal_issued",
+            f"proposal.issued:{proposal.pk}",
+            acceptance_due_at=proposal.acceptance_due_at,
+        )
+    return proposal
+
+
+def _settle_or_end(case: MediationCase, proposal: Proposal) -> None:
+    """D26: both accepted → settled; any refusal → no agreement. Otherwise wait for the other."""
+    decisions = set(proposal.responses.values_list("decision", flat=True))
+    if ResponseDecision.REFUSED in decisions:
+        run_transition(case, "end_without_agreement", grounds=proposal.solution)
+    elif decisions == {ResponseDecision.ACCEPTED}:
+        run_transition(case, "settle", grounds=proposal.solution)
+    else:
+        return
+    case.save()
+    _stop_case_clocks(case)
+    if case.state == CaseState.SETTLED:
+        deadline_open(
+            subject=case,
+            kind=DeadlineKind.COMPLIANCE_FOLLOWUP,
+            due_at=period_end(
+                case.closed_at, days=settings.ODR_COMPLIANCE_FOLLOWUP_DAYS, time_zone=_tz(case)
+            ),
+            case_reference=case.reference,
+        )
+    _audit(case, f"case.{case.state}", proposal_id=proposal.pk)
+    _closure_notice(case)
+
+
+def proposal_respond(*, proposal: Proposal, by, accept: bool) -> ProposalResponse:
+    """A party accepts or refuses, before the deadline (D25); one answer per party (D26)."""
+    with transaction.atomic():
+        case = lock(proposal.case)
+        side = _side_of(by, case)
+        response = ProposalResponse.objects.select_for_update().get(proposal=proposal, side=side)
+        if response.decision != ResponseDecision.PENDING:
+            raise TransitionRefused(_("You have already answered this proposal."))
+        if (
+            case.state != CaseState.PROPOSAL_ISSUED
+            or case.proposals.latest("issued_at").pk != proposal.pk
+        ):
+            raise TransitionRefused(_("This proposal can no longer be answered."))
+        if clock.now() > proposal.acceptance_due_at:
+            raise TransitionRefused(
+                _("The deadline to answer this proposal has passed: it is deemed refused.")
+            )
+        response.decision = ResponseDecision.ACCEPTED if accept else ResponseDecision.REFUSED
+        response.responded_by = by
+        response.responded_at = clock.now()
+        response.save(update_fields=["decision", "responded_by", "responded_at"])
+        deadline_close(subject=response, kind=DeadlineKind.PROPOSAL_RESPONSE)
+        _audit(case, f"proposal.{response.decision}", actor=by, role=side, proposal_id=proposal.pk)
+        _notify_mediators(case, "proposal_answered", f"proposal.answered:{response.pk}", side=side)
+        _settle_or_end(case, proposal)
+    return response
+
+
+def proposal_deem_refused(*, response: ProposalResponse) -> ProposalResponse:
+    """D25: silence is never acceptance. Past the deadline, a party that has not answered refused.
+    Called by the deadline sweep."""
+    with transaction.atomic():
+        case = lock(response.proposal.case)
+        response = (
+            ProposalResponse.objects.select_for_update()
+            .select_related("proposal")
+            .get(pk=response.pk)
+        )
+        if response.decision != ResponseDecision.PENDING:
+            return response
+        if clock.now() <= response.proposal.acceptance_due_at:
+            raise TransitionRefused(_("The deadline to answer has not passed yet."))
+        response.decision = ResponseDecision.REFUSED
+        response.deemed = True
+        response.responded_at = clock.now()
+        response.save(update_fields=["decision", "deemed", "responded_at"])
+        deadline_close(subject=response, kind=DeadlineKind.PROPOSAL_RESPONSE)
+        _audit(
+            case, "proposal.deemed_refused", side=response.side, proposal_id=response.proposal_id
+        )
+        if case.state == CaseState.PROPOSAL_ISSUED:
+            _settle_or_end(case, response.proposal)
+    return response
+
+
+# --- Ending early ---------------------------------------------------------------------------------
+
+
+def case_withdraw(*, case: MediationCase, by, reason: str = "") -> MediationCase:
+    """D19: either party withdraws at any time; the case is discontinued, recording who and why."""
+    with transaction.atomic():
+        case = lock(case)
+        side = _side_of(by, case)
+        run_transition(
+            case, "withdraw", by=by, side=side, reason=reason, not_in_state_message=CLOSED_MESSAGE
+        )
+        case.save()
+        _stop_case_clocks(case)
+        _audit(case, "case.discontinued", actor=by, role=side, reason=reason)
+        _notify_mediators(case, "case_withdrawn", f"case.withdrawn:{case.reference}", side=side)
+        _closure_notice(case)
+    return case
+
+
+def case_merchant_decline(*, case: MediationCase, by, reason: str = "") -> MediationCase:
+    """D23: the merchant declines to take part; the consumer is told of the court route."""
+    with transaction.atomic():
+        case = lock(case)
+        if not is_case_merchant_staff(by, case):
+            raise Forbidden()
+        run_transition(
+            case,
+            "merchant_decline",
+            by=by,
+            reason=reason,
+            not_in_state_message=_("The merchant can decline only before a proposal is issued."),
+        )
+        case.save()
+        _stop_case_clocks(case)
+        _audit(case, "case.merchant_declined", actor=by, role=PartySide.MERCHANT, reason=reason)
+        _notify(
+            case,
+            "case_merchant_declined",
+            f"case.merchant_declined:{case.reference}",
+            sides=(PartySide.CONSUMER,),
+        )
+        _notify_mediators(
+            case, "case_merchant_declined", f"case.merchant_declined:{case.reference}"
+        )
+    return case
+
+
+def case_assign(*, case: MediationCase, by, mediator) -> MediationCase:
+    """A mediator of the body takes a free case, or hands theirs to a colleague of the same body."""
+    with transaction.atomic():
+        case = lock(case)
+        if not is_case_mediator(by, case):
+            raise Forbidden()
+        if not is_mediator_of(mediator, case.mediation_body):
+            raise InvalidInput(_("This person is not a mediator of this mediation body."))
+        if case.state not in ACTIVE_CASE_STATES:
+            raise TransitionRefused(CLOSED_MESSAGE)
+        case.mediator = mediator
+        case.save(update_fields=["mediator"])
+        _audit(case, "case.assigned", actor=by, role=MEDIATOR, mediator_id=mediator.pk)
+    return case

@@ -1,0 +1,1 @@
+"""The ODR platform: the project and the parts both stages share."""

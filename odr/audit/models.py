@@ -1,0 +1,70 @@
+"""The append-only audit trail (D34): one hash chain per case.
+
+Each event stores the SHA-256 of the previous event of the same stream, and its own hash over the
+canonical JSON of its content and that previous hash. Editing, inserting or deleting an event in the
+middle of a chain breaks every hash after it, which `verify_audit` finds. On PostgreSQL a trigger
+(migration 0002) refuses UPDATE and DELETE outright; the ORM refuses them on every back-end.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+GENESIS_HASH = "0" * 64
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events are append-only")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events are append-only")
+
+
+class AuditEvent(models.Model):
+    stream = models.CharField(
+        _("case"), max_length=32, help_text=_("Reference of the case this chain belongs to.")
+    )
+    seq = models.PositiveIntegerField(_("sequence"))
+    kind = models.CharField(_("event"), max_length=64)
+    occurred_at = models.DateTimeField(_("time"))
+    # PROTECT: a user who appears in a trail cannot be deleted (that would rewrite the chain);
+    # retention (D35) anonymises people instead.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    actor_role = models.CharField(_("actor's role"), max_length=32, blank=True)
+    payload = models.JSONField(_("details"), default=dict)
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["stream", "seq"]
+        constraints = [
+            # Two writers appending to one chain at once cannot both take the same place.
+            models.UniqueConstraint(fields=["stream", "seq"], name="audit_one_event_per_place"),
+        ]
+
+    def __str__(self):
+        return f"{self.stream} #{self.seq} {self.kind}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are append-only")

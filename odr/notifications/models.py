@@ -1,0 +1,54 @@
+"""The outbox: every e-mail and webhook a use case wants sent is a row written in its transaction.
+
+Nothing leaves the platform before the change that caused it is committed, and nothing is lost if
+the broker is down at that moment: the relay (next to come) reads pending rows and delivers them.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    WEBHOOK = "webhook", _("Webhook")
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    DEAD = "dead", _("Failed (dead letter)")
+
+
+class OutboxMessage(models.Model):
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    template = models.CharField(_("template"), max_length=100)
+    # A stable key (use case + case + recipient): delivering the same message twice is impossible.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    case_reference = models.CharField(_("case"), max_length=32, blank=True, db_index=True)
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    to_address = models.CharField(_("recipient"), max_length=500)
+    language = models.CharField(_("language"), max_length=8, default="fr")
+    context = models.JSONField(_("context"), default=dict)
+    status = models.CharField(
+        _("status"), max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"))
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=models.Q(status="pending"), name="outbox_pending"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.template} → {self.to_address}"

@@ -1,0 +1,41 @@
+"""Adding messages to the outbox (inside the use case's transaction)."""
+
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+from odr import clock
+
+from .models import Channel, OutboxMessage
+
+
+def outbox_email(
+    *,
+    key: str,
+    template: str,
+    context: dict,
+    to=None,
+    to_address: str = "",
+    language: str = "fr",
+    case_reference: str = "",
+) -> OutboxMessage:
+    """Queue the e-mail `template` for a user (`to`) or a plain address. Idempotent on `key`."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("outbox_email() must run inside the use case's transaction")
+    if (to is None) == (not to_address):
+        raise ValueError("Give exactly one of `to` (a user) and `to_address`")
+    message, _created = OutboxMessage.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "channel": Channel.EMAIL,
+            "template": template,
+            "to_user": to,
+            "to_address": to.email if to is not None else to_address,
+            "language": (getattr(to, "preferred_language", "") or language) if to else language,
+            "context": json.loads(json.dumps(context, cls=DjangoJSONEncoder)),
+            "case_reference": case_reference,
+            "created_at": clock.now(),
+        },
+    )
+    return message
