@@ -89,9 +89,7 @@ class Complaint(FSMModelMixin, models.Model):
     category = models.CharField(_("category"), max_length=32, choices=Category.choices)
     order_reference = models.CharField(_("order reference"), max_length=100, blank=True)
     order_date = models.DateField(_("order date"), null=True, blank=True)
-    amount_cents = models.PositiveBigIntegerField(
-        _("amount in dispute (cents)"), null=True, blank=True
-    )
+    amount_cents = models.PositiveBigIntegerField(_("amount in dispute (cents)"), null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     description = models.TextField(_("what happened"))
     desired_outcome = models.TextField(_("what you want"))
@@ -185,9 +183,7 @@ class Offer(models.Model):
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="offers")
     kind = models.CharField(_("kind"), max_length=16, choices=OfferKind.choices)
     side = models.CharField(_("made by"), max_length=16, choices=PartySide.choices)
-    made_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    made_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     amount_cents = models.PositiveBigIntegerField(_("amount (cents)"), null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     terms = models.TextField(_("terms"))

@@ -7,12 +7,7 @@ from odr.accounts.selectors import is_merchant_staff
 
 @rules.predicate
 def is_complaint_consumer(user, complaint) -> bool:
-    return bool(
-        complaint is not None
-        and user
-        and user.is_authenticated
-        and complaint.consumer_id == user.pk
-    )
+    return bool(complaint is not None and user and user.is_authenticated and complaint.consumer_id == user.pk)
 
 
 @rules.predicate

@@ -55,9 +55,7 @@ def _require(predicate, user, complaint: Complaint) -> None:
 
 
 def _audit(complaint: Complaint, kind: str, *, actor=None, role: str = SYSTEM, **payload) -> None:
-    audit_record(
-        stream=complaint.reference, kind=kind, actor=actor, actor_role=role, payload=payload
-    )
+    audit_record(stream=complaint.reference, kind=kind, actor=actor, actor_role=role, payload=payload)
 
 
 def _merchant_recipients(complaint: Complaint):
@@ -144,9 +142,7 @@ def complaint_file(
             consumer_country=consumer_country,
             filed_at=now,
             written_complaint_at=written_at,
-            response_due_at=period_end(
-                now, days=settings.ODR_MERCHANT_RESPONSE_DAYS, time_zone=time_zone
-            ),
+            response_due_at=period_end(now, days=settings.ODR_MERCHANT_RESPONSE_DAYS, time_zone=time_zone),
             referral_window_ends_at=period_end(
                 written_at, years=settings.ODR_REFERRAL_WINDOW_YEARS, time_zone=time_zone
             ),
@@ -444,9 +440,7 @@ def complaint_withdraw(*, complaint: Complaint, by, reason: str = "") -> Complai
         complaint.save()
         _close_deadlines(complaint)
         _audit(complaint, "complaint.withdrawn", actor=by, role=PartySide.CONSUMER, reason=reason)
-        _notify_merchant(
-            complaint, "complaint_withdrawn", f"complaint.withdrawn:{complaint.reference}"
-        )
+        _notify_merchant(complaint, "complaint_withdrawn", f"complaint.withdrawn:{complaint.reference}")
         _tell_further_recourse(complaint, ComplaintState.WITHDRAWN)
     return complaint
 
@@ -457,9 +451,7 @@ def complaint_expire(*, complaint: Complaint) -> Complaint:
         complaint = lock(complaint)
         if clock.now() <= complaint.referral_window_ends_at:
             raise TransitionRefused(_("The referral period has not ended yet."))
-        run_transition(
-            complaint, "expire", not_in_state_message=_("This complaint is already closed.")
-        )
+        run_transition(complaint, "expire", not_in_state_message=_("This complaint is already closed."))
         complaint.save()
         deadline_close(subject=complaint, kind=DeadlineKind.REFERRAL_WINDOW)
         deadline_close(subject=complaint, kind=DeadlineKind.MERCHANT_RESPONSE, cancelled=True)

@@ -77,11 +77,7 @@ class ExcludedSubject(models.TextChoices):
 # --- Conditions of admission (D7–D10). Each refusal names the reason code the mediator should use.
 
 
-@refusal(
-    _(
-        "Another mediator or a court is or was seized of this dispute: reject it as already_examined."
-    )
-)
+@refusal(_("Another mediator or a court is or was seized of this dispute: reject it as already_examined."))
 def no_other_proceedings(case) -> bool:
     return not case.other_proceedings
 
@@ -96,9 +92,7 @@ def within_scope(case) -> bool:
     return case.acting_as_consumer and not case.excluded_subject
 
 
-@refusal(
-    _("The referral came more than one year after the written complaint: reject it as time_barred.")
-)
+@refusal(_("The referral came more than one year after the written complaint: reject it as time_barred."))
 def referred_within_one_year(case) -> bool:
     return case.referred_at <= case.complaint.referral_window_ends_at
 
@@ -130,9 +124,7 @@ class MediationCase(FSMModelMixin, models.Model):
         related_name="mediated_cases",
         verbose_name=_("mediator"),
     )
-    state = FSMField(
-        _("status"), default=CaseState.RECEIVED, choices=CaseState.choices, protected=True
-    )
+    state = FSMField(_("status"), default=CaseState.RECEIVED, choices=CaseState.choices, protected=True)
 
     referred_at = models.DateTimeField(_("referred"))
     # The consumer's declarations at referral (D9, D10).
@@ -150,9 +142,7 @@ class MediationCase(FSMModelMixin, models.Model):
 
     # Completeness and admissibility (D12, D13).
     file_completed_at = models.DateTimeField(_("file complete"), null=True, blank=True)
-    admissibility_due_at = models.DateTimeField(
-        _("admissibility decision due"), null=True, blank=True
-    )
+    admissibility_due_at = models.DateTimeField(_("admissibility decision due"), null=True, blank=True)
     rejection_reason = models.CharField(
         _("reason for refusal"), max_length=32, blank=True, choices=RefusalReason.choices
     )
@@ -260,12 +250,8 @@ class MediationCase(FSMModelMixin, models.Model):
 class DocumentRequest(models.Model):
     """D13: the mediator asks for what is missing; the admissibility clock waits for it."""
 
-    case = models.ForeignKey(
-        MediationCase, on_delete=models.CASCADE, related_name="document_requests"
-    )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="document_requests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     text = models.TextField(_("documents requested"))
     requested_at = models.DateTimeField(_("requested"))
     fulfilled_at = models.DateTimeField(_("received"), null=True, blank=True)
@@ -275,14 +261,15 @@ class DocumentRequest(models.Model):
         verbose_name = _("document request")
         verbose_name_plural = _("document requests")
 
+    def __str__(self):
+        return f"{self.case} documents requested {self.requested_at:%Y-%m-%d}"
+
 
 class DeadlineExtension(models.Model):
     """D17: the outcome deadline extended for a complex dispute, with its reason."""
 
     case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="extensions")
-    extended_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    extended_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField(_("reason"))
     previous_due_at = models.DateTimeField(_("previous due date"))
     new_due_at = models.DateTimeField(_("new due date"))
@@ -299,14 +286,15 @@ class DeadlineExtension(models.Model):
             )
         ]
 
+    def __str__(self):
+        return f"{self.case} extended to {self.new_due_at:%Y-%m-%d}"
+
 
 class ConflictDisclosure(models.Model):
     """D22 (R613-1): a circumstance that could affect the mediator's independence, told to both."""
 
     case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="disclosures")
-    mediator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    mediator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     text = models.TextField(_("disclosure"))
     disclosed_at = models.DateTimeField(_("disclosed"))
 
@@ -314,6 +302,9 @@ class ConflictDisclosure(models.Model):
         ordering = ["disclosed_at", "pk"]
         verbose_name = _("conflict-of-interest disclosure")
         verbose_name_plural = _("conflict-of-interest disclosures")
+
+    def __str__(self):
+        return f"{self.case} disclosure {self.disclosed_at:%Y-%m-%d}"
 
 
 class RepresentativeCapacity(models.TextChoices):
@@ -324,18 +315,12 @@ class RepresentativeCapacity(models.TextChoices):
 class Representative(models.Model):
     """D21 (R612-1): a party may be represented or assisted by a lawyer or any person."""
 
-    case = models.ForeignKey(
-        MediationCase, on_delete=models.CASCADE, related_name="representatives"
-    )
+    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="representatives")
     side = models.CharField(_("represents"), max_length=16, choices=PartySide.choices)
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail address"))
-    capacity = models.CharField(
-        _("capacity"), max_length=16, choices=RepresentativeCapacity.choices
-    )
-    added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    capacity = models.CharField(_("capacity"), max_length=16, choices=RepresentativeCapacity.choices)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     added_at = models.DateTimeField(_("added"))
 
     class Meta:
@@ -343,14 +328,15 @@ class Representative(models.Model):
         verbose_name = _("representative")
         verbose_name_plural = _("representatives")
 
+    def __str__(self):
+        return f"{self.name} ({self.get_side_display()}, {self.case})"
+
 
 class Proposal(models.Model):
     """D24–D25: the mediator's proposed solution, with the statements the platform adds."""
 
     case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="proposals")
-    issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     solution = models.TextField(_("proposed solution"))
     # The mandatory statements and legal effect, exactly as shown, per language (statements.py).
     statements = models.JSONField(_("mandatory statements"))
@@ -361,6 +347,9 @@ class Proposal(models.Model):
         ordering = ["issued_at", "pk"]
         verbose_name = _("proposal")
         verbose_name_plural = _("proposals")
+
+    def __str__(self):
+        return f"{self.case} proposal {self.issued_at:%Y-%m-%d}"
 
 
 class ResponseDecision(models.TextChoices):
@@ -399,3 +388,6 @@ class ProposalResponse(models.Model):
                 name="silence_is_never_acceptance",
             ),
         ]
+
+    def __str__(self):
+        return f"{self.proposal} {self.get_side_display()}: {self.get_decision_display()}"

@@ -11,12 +11,7 @@ from odr.accounts.selectors import is_compliance_officer_of, is_mediator_of, is_
 
 @rules.predicate
 def is_case_consumer(user, case) -> bool:
-    return bool(
-        case is not None
-        and user
-        and user.is_authenticated
-        and case.complaint.consumer_id == user.pk
-    )
+    return bool(case is not None and user and user.is_authenticated and case.complaint.consumer_id == user.pk)
 
 
 @rules.predicate

@@ -42,7 +42,7 @@ from .models import (
     ResponseDecision,
 )
 from .rules import is_case_consumer, is_case_mediator, is_case_merchant_staff
-from .statements import statements_snapshot
+from .statements import LIMITATION_RESTARTS, WITHDRAWAL_AT_ANY_TIME, in_languages, statements_snapshot
 
 SYSTEM = "system"
 MEDIATOR = "mediator"
@@ -146,15 +146,14 @@ def _closure_notice(case: MediationCase) -> None:
         saisine_at=case.saisine_at,
         closed_at=case.closed_at,
         grounds=case.outcome_grounds,
+        limitation_notice=in_languages(LIMITATION_RESTARTS),
     )
 
 
 def _stop_case_clocks(case: MediationCase) -> None:
     for kind in (DeadlineKind.ADMISSIBILITY, DeadlineKind.OUTCOME):
         deadline_close(subject=case, kind=kind, cancelled=True)
-    for response in ProposalResponse.objects.filter(
-        proposal__case=case, decision=ResponseDecision.PENDING
-    ):
+    for response in ProposalResponse.objects.filter(proposal__case=case, decision=ResponseDecision.PENDING):
         deadline_close(subject=response, kind=DeadlineKind.PROPOSAL_RESPONSE, cancelled=True)
 
 
@@ -183,9 +182,7 @@ def case_refer(
         complaint_mark_referred(complaint=complaint, by=by)
         body = complaint.merchant.mediation_body
         now = clock.now()
-        admissibility_due_at = period_end(
-            now, days=settings.ODR_ADMISSIBILITY_DAYS, time_zone=body.time_zone
-        )
+        admissibility_due_at = period_end(now, days=settings.ODR_ADMISSIBILITY_DAYS, time_zone=body.time_zone)
         case = MediationCase.objects.create(
             reference=reference_next("M", time_zone=body.time_zone),
             complaint=complaint,
@@ -245,9 +242,7 @@ def case_request_documents(*, case: MediationCase, by, text: str) -> DocumentReq
         run_transition(
             case,
             "request_documents",
-            not_in_state_message=_(
-                "Documents can be requested only while admissibility is being checked."
-            ),
+            not_in_state_message=_("Documents can be requested only while admissibility is being checked."),
         )
         case.save()
         request = DocumentRequest.objects.create(
@@ -304,9 +299,7 @@ def case_reject(*, case: MediationCase, by, reason: str, reasoning: str) -> Medi
             reason=reason,
             reasoning=reasoning,
             by=by,
-            not_in_state_message=_(
-                "Admissibility can be decided only on a complete file not yet decided."
-            ),
+            not_in_state_message=_("Admissibility can be decided only on a complete file not yet decided."),
         )
         case.save()
         deadline = deadline_close(subject=case, kind=DeadlineKind.ADMISSIBILITY)
@@ -338,15 +331,11 @@ def case_open(*, case: MediationCase, by) -> MediationCase:
             case,
             "open",
             outcome_due_at=due_at,
-            not_in_state_message=_(
-                "Only a complete file awaiting its admissibility decision can be opened."
-            ),
+            not_in_state_message=_("Only a complete file awaiting its admissibility decision can be opened."),
         )
         case.save()
         deadline_close(subject=case, kind=DeadlineKind.ADMISSIBILITY)
-        deadline_open(
-            subject=case, kind=DeadlineKind.OUTCOME, due_at=due_at, case_reference=case.reference
-        )
+        deadline_open(subject=case, kind=DeadlineKind.OUTCOME, due_at=due_at, case_reference=case.reference)
         _audit(
             case,
             "case.opened",
@@ -355,13 +344,13 @@ def case_open(*, case: MediationCase, by) -> MediationCase:
             saisine_at=case.saisine_at,
             outcome_due_at=due_at,
         )
-        # The template states that either party may withdraw at any time (R612-2).
         _notify(
             case,
             "case_saisine",
             f"case.saisine:{case.reference}",
             saisine_at=case.saisine_at,
             outcome_due_at=due_at,
+            withdrawal_notice=in_languages(WITHDRAWAL_AT_ANY_TIME),
         )
     return case
 
@@ -433,9 +422,7 @@ def case_mark_overdue(*, case: MediationCase) -> MediationCase:
         case.save(update_fields=["overdue_since"])
         deadline_close(subject=case, kind=DeadlineKind.OUTCOME)  # late: recorded as breached
         _audit(case, "case.overdue", outcome_due_at=case.outcome_due_at)
-        _notify_mediators(
-            case, "case_overdue", f"case.overdue:{case.reference}:{case.outcome_due_at:%Y%m%d}"
-        )
+        _notify_mediators(case, "case_overdue", f"case.overdue:{case.reference}:{case.outcome_due_at:%Y%m%d}")
     return case
 
 
@@ -451,9 +438,7 @@ def case_disclose_conflict(*, case: MediationCase, by, text: str) -> ConflictDis
         disclosure = ConflictDisclosure.objects.create(
             case=case, mediator=by, text=text, disclosed_at=clock.now()
         )
-        _audit(
-            case, "case.conflict_disclosed", actor=by, role=MEDIATOR, disclosure_id=disclosure.pk
-        )
+        _audit(case, "case.conflict_disclosed", actor=by, role=MEDIATOR, disclosure_id=disclosure.pk)
         _notify(case, "case_conflict_disclosed", f"case.disclosure:{disclosure.pk}", text=text)
     return disclosure
 
@@ -486,18 +471,14 @@ def case_add_representative(
             representative_id=representative.pk,
             capacity=capacity,
         )
-        _notify_mediators(
-            case, "case_representative_added", f"case.representative:{representative.pk}"
-        )
+        _notify_mediators(case, "case_representative_added", f"case.representative:{representative.pk}")
     return representative
 
 
 # --- The proposal (D24–D26) -----------------------------------------------------------------------
 
 
-def proposal_issue(
-    *, case: MediationCase, by, solution: str, acceptance_days: int | None = None
-) -> Proposal:
+def proposal_issue(*, case: MediationCase, by, solution: str, acceptance_days: int | None = None) -> Proposal:
     """D24–D25: the proposal, with the statements the platform adds, and an answer deadline."""
     if not solution.strip():
         raise InvalidInput(_("Write the proposed solution."))
@@ -579,10 +560,7 @@ def proposal_respond(*, proposal: Proposal, by, accept: bool) -> ProposalRespons
         response = ProposalResponse.objects.select_for_update().get(proposal=proposal, side=side)
         if response.decision != ResponseDecision.PENDING:
             raise TransitionRefused(_("You have already answered this proposal."))
-        if (
-            case.state != CaseState.PROPOSAL_ISSUED
-            or case.proposals.latest("issued_at").pk != proposal.pk
-        ):
+        if case.state != CaseState.PROPOSAL_ISSUED or case.proposals.latest("issued_at").pk != proposal.pk:
             raise TransitionRefused(_("This proposal can no longer be answered."))
         if clock.now() > proposal.acceptance_due_at:
             raise TransitionRefused(
@@ -604,11 +582,7 @@ def proposal_deem_refused(*, response: ProposalResponse) -> ProposalResponse:
     Called by the deadline sweep."""
     with transaction.atomic():
         case = lock(response.proposal.case)
-        response = (
-            ProposalResponse.objects.select_for_update()
-            .select_related("proposal")
-            .get(pk=response.pk)
-        )
+        response = ProposalResponse.objects.select_for_update().select_related("proposal").get(pk=response.pk)
         if response.decision != ResponseDecision.PENDING:
             return response
         if clock.now() <= response.proposal.acceptance_due_at:
@@ -618,9 +592,7 @@ def proposal_deem_refused(*, response: ProposalResponse) -> ProposalResponse:
         response.responded_at = clock.now()
         response.save(update_fields=["decision", "deemed", "responded_at"])
         deadline_close(subject=response, kind=DeadlineKind.PROPOSAL_RESPONSE)
-        _audit(
-            case, "proposal.deemed_refused", side=response.side, proposal_id=response.proposal_id
-        )
+        _audit(case, "proposal.deemed_refused", side=response.side, proposal_id=response.proposal_id)
         if case.state == CaseState.PROPOSAL_ISSUED:
             _settle_or_end(case, response.proposal)
     return response
@@ -634,9 +606,7 @@ def case_withdraw(*, case: MediationCase, by, reason: str = "") -> MediationCase
     with transaction.atomic():
         case = lock(case)
         side = _side_of(by, case)
-        run_transition(
-            case, "withdraw", by=by, side=side, reason=reason, not_in_state_message=CLOSED_MESSAGE
-        )
+        run_transition(case, "withdraw", by=by, side=side, reason=reason, not_in_state_message=CLOSED_MESSAGE)
         case.save()
         _stop_case_clocks(case)
         _audit(case, "case.discontinued", actor=by, role=side, reason=reason)
@@ -667,9 +637,7 @@ def case_merchant_decline(*, case: MediationCase, by, reason: str = "") -> Media
             f"case.merchant_declined:{case.reference}",
             sides=(PartySide.CONSUMER,),
         )
-        _notify_mediators(
-            case, "case_merchant_declined", f"case.merchant_declined:{case.reference}"
-        )
+        _notify_mediators(case, "case_merchant_declined", f"case.merchant_declined:{case.reference}")
     return case
 
 

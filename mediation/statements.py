@@ -10,9 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 MANDATORY_STATEMENTS = (
     _("You are free to accept or to refuse this proposed solution."),
-    _(
-        "Taking part in the mediation does not prevent you from bringing the dispute before a court."
-    ),
+    _("Taking part in the mediation does not prevent you from bringing the dispute before a court."),
     _("The solution proposed may differ from the decision a judge would make."),
 )
 
@@ -32,3 +30,22 @@ def statements_snapshot() -> dict[str, dict[str, object]]:
                 "legal_effect": str(LEGAL_EFFECT),
             }
     return snapshot
+
+
+# D15 (R612-2; Dir. 2013/11/EU art. 8(d), 9(2)(a)): the notice of saisine says so.
+WITHDRAWAL_AT_ANY_TIME = _("Either party may withdraw from the mediation at any time.")
+
+# D28 (Code civil art. 2238): the closure notice says so.
+LIMITATION_RESTARTS = _(
+    "The limitation period, suspended during the mediation, runs again from the closure date for at "
+    "least six months."
+)
+
+
+def in_languages(text) -> dict[str, str]:
+    """`text` in each of the platform's languages, so the outbox keeps exactly what is sent."""
+    result = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            result[code] = str(text)
+    return result

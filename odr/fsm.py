@@ -28,9 +28,7 @@ def run_transition(instance, name: str, *args, not_in_state_message=None, **kwar
     state = meta.field.get_state(instance)
     transition = meta.get_transition(state) if meta.has_transition(state) else None
     if transition is None:
-        raise (
-            TransitionRefused(not_in_state_message) if not_in_state_message else TransitionRefused()
-        )
+        raise (TransitionRefused(not_in_state_message) if not_in_state_message else TransitionRefused())
     for condition in transition.conditions:
         if not condition(instance):
             raise TransitionRefused(getattr(condition, "refusal", None))

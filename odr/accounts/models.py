@@ -116,9 +116,7 @@ class Merchant(models.Model):
     registration_number = models.CharField(
         _("SIREN or SIRET"), max_length=14, blank=True, validators=[registration_validator]
     )
-    vat_number = models.CharField(
-        _("VAT number"), max_length=15, blank=True, validators=[vat_validator]
-    )
+    vat_number = models.CharField(_("VAT number"), max_length=15, blank=True, validators=[vat_validator])
     website = models.URLField(_("website"))
     contact_email = models.EmailField(_("complaints e-mail address"), blank=True)
     country = models.CharField(_("country"), max_length=2, default="FR")

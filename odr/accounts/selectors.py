@@ -12,9 +12,7 @@ def is_merchant_staff(user, merchant) -> bool:
 def is_merchant_owner(user, merchant) -> bool:
     if not (user and user.is_authenticated and merchant):
         return False
-    return Membership.objects.filter(
-        user=user, merchant=merchant, role=Role.MERCHANT_OWNER
-    ).exists()
+    return Membership.objects.filter(user=user, merchant=merchant, role=Role.MERCHANT_OWNER).exists()
 
 
 def has_body_role(user, body, role: str) -> bool:

@@ -10,9 +10,7 @@ from .chain import event_hash, normalise_payload
 from .models import GENESIS_HASH, AuditEvent
 
 
-def audit_record(
-    *, stream: str, kind: str, actor=None, actor_role: str = "", payload=None
-) -> AuditEvent:
+def audit_record(*, stream: str, kind: str, actor=None, actor_role: str = "", payload=None) -> AuditEvent:
     """Append one event to the chain of `stream` (a case reference).
 
     Call it inside the use case's transaction, after locking the case row: the lock is what orders
@@ -84,7 +82,9 @@ def audit_verify(*, stream: str | None = None) -> ChainVerification:
             expected_seq = 1
         problem = ""
         if event.seq != expected_seq:
-            problem = f"sequence number {event.seq} where {expected_seq} was expected (event missing or inserted)"
+            problem = (
+                f"sequence number {event.seq} where {expected_seq} was expected (event missing or inserted)"
+            )
         elif event.prev_hash != expected_prev:
             problem = "its previous-hash does not match the event before it"
         elif event.hash != event_hash(

@@ -31,6 +31,12 @@ LEGAL_BASIS = {
 }
 
 
+# Deadlines that put a duty on someone (the merchant, the mediator): closing one late is a breach
+# that compliance reports. The others are windows or triggers (a party's time to answer a proposal,
+# the referral window, the follow-up date): their passing has an effect, but nobody broke the law.
+DUTY_KINDS = frozenset({DeadlineKind.MERCHANT_RESPONSE, DeadlineKind.ADMISSIBILITY, DeadlineKind.OUTCOME})
+
+
 class DeadlineStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     MET = "met", _("Met")
@@ -58,9 +64,7 @@ class Deadline(models.Model):
         ordering = ["due_at"]
         indexes = [
             # The sweep reads only pending rows, by due date: keep that index small.
-            models.Index(
-                fields=["due_at"], condition=Q(status="pending"), name="deadline_pending_due"
-            ),
+            models.Index(fields=["due_at"], condition=Q(status="pending"), name="deadline_pending_due"),
             models.Index(fields=["content_type", "object_id"], name="deadline_subject"),
         ]
         constraints = [

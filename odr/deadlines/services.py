@@ -6,7 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 
 from odr import clock
 
-from .models import LEGAL_BASIS, Deadline, DeadlineKind, DeadlineStatus
+from .models import DUTY_KINDS, LEGAL_BASIS, Deadline, DeadlineKind, DeadlineStatus
 
 
 def _pending(subject, kind: str):
@@ -18,9 +18,7 @@ def _pending(subject, kind: str):
     )
 
 
-def deadline_open(
-    *, subject, kind: DeadlineKind, due_at: datetime, case_reference: str
-) -> Deadline:
+def deadline_open(*, subject, kind: DeadlineKind, due_at: datetime, case_reference: str) -> Deadline:
     return Deadline.objects.create(
         content_type=ContentType.objects.get_for_model(subject),
         object_id=subject.pk,
@@ -33,7 +31,7 @@ def deadline_open(
 
 
 def deadline_close(*, subject, kind: DeadlineKind, cancelled: bool = False) -> Deadline | None:
-    """Close the pending deadline of `kind`: met if on time, breached if late, or cancelled.
+    """Close the pending deadline of `kind`: met, or cancelled; a duty closed late is breached.
 
     Returns None when there was no pending deadline (already closed by the sweep, say).
     """
@@ -43,7 +41,7 @@ def deadline_close(*, subject, kind: DeadlineKind, cancelled: bool = False) -> D
     now = clock.now()
     if cancelled:
         deadline.status = DeadlineStatus.CANCELLED
-    elif now > deadline.due_at:
+    elif now > deadline.due_at and kind in DUTY_KINDS:
         deadline.status = DeadlineStatus.BREACHED
     else:
         deadline.status = DeadlineStatus.MET

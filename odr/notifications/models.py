@@ -45,9 +45,7 @@ class OutboxMessage(models.Model):
         verbose_name_plural = _("outbox messages")
         ordering = ["created_at"]
         indexes = [
-            models.Index(
-                fields=["created_at"], condition=models.Q(status="pending"), name="outbox_pending"
-            ),
+            models.Index(fields=["created_at"], condition=models.Q(status="pending"), name="outbox_pending"),
         ]
 
     def __str__(self):

@@ -9,9 +9,7 @@ class ReferenceSequence(models.Model):
     last_value = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["prefix", "year"], name="reference_sequence")
-        ]
+        constraints = [models.UniqueConstraint(fields=["prefix", "year"], name="reference_sequence")]
 
     def __str__(self):
         return f"{self.prefix}-{self.year}: {self.last_value}"

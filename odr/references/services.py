@@ -16,9 +16,7 @@ def reference_next(prefix: str, *, time_zone: str | None = None) -> str:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("reference_next() must run inside the use case's transaction")
     year = local_date(clock.now(), zone(time_zone)).year
-    sequence = (
-        ReferenceSequence.objects.select_for_update().filter(prefix=prefix, year=year).first()
-    )
+    sequence = ReferenceSequence.objects.select_for_update().filter(prefix=prefix, year=year).first()
     if sequence is None:
         try:
             with transaction.atomic():

@@ -1,0 +1,82 @@
+import pytest
+from django.db import connection
+
+from odr.accounts.models import Role
+
+from .factories import MediationBodyFactory, MembershipFactory, MerchantFactory, UserFactory
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` need row locks and triggers; on SQLite they skip, saying why.
+    .ci/run runs the whole suite again on PostgreSQL, where they run."""
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL=postgres://…; .ci/run does)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def body(db):
+    return MediationBodyFactory(name="Médiateur du e-commerce", slug="mediateur-ecommerce")
+
+
+@pytest.fixture
+def other_body(db):
+    return MediationBodyFactory()
+
+
+@pytest.fixture
+def merchant(body):
+    return MerchantFactory(legal_name="Librairie Lumière SAS", mediation_body=body)
+
+
+@pytest.fixture
+def other_merchant(body):
+    return MerchantFactory(mediation_body=body)
+
+
+@pytest.fixture
+def consumer(db):
+    return UserFactory(email="camille@example.test")
+
+
+@pytest.fixture
+def other_consumer(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def owner(merchant):
+    return MembershipFactory(role=Role.MERCHANT_OWNER, merchant=merchant).user
+
+
+@pytest.fixture
+def agent(merchant):
+    return MembershipFactory(role=Role.MERCHANT_AGENT, merchant=merchant).user
+
+
+@pytest.fixture
+def other_agent(other_merchant):
+    return MembershipFactory(role=Role.MERCHANT_AGENT, merchant=other_merchant).user
+
+
+@pytest.fixture
+def mediator(body):
+    return MembershipFactory(role=Role.MEDIATOR, mediation_body=body, merchant=None).user
+
+
+@pytest.fixture
+def second_mediator(body):
+    return MembershipFactory(role=Role.MEDIATOR, mediation_body=body, merchant=None).user
+
+
+@pytest.fixture
+def foreign_mediator(other_body):
+    return MembershipFactory(role=Role.MEDIATOR, mediation_body=other_body, merchant=None).user
+
+
+@pytest.fixture
+def compliance_officer(body):
+    return MembershipFactory(role=Role.COMPLIANCE_OFFICER, mediation_body=body, merchant=None).user
