@@ -538,6 +538,7 @@ def _settle_or_end(case: MediationCase, proposal: Proposal) -> None:
     else:
         return
     case.save()
+    deadline_close(subject=case, kind=DeadlineKind.OUTCOME)  # the outcome is reached: met (or late)
     _stop_case_clocks(case)
     if case.state == CaseState.SETTLED:
         deadline_open(
