@@ -1,0 +1,93 @@
+"""Two people acting on the same case at the same instant: exactly one succeeds (PostgreSQL)."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from complaints.models import Complaint, ComplaintState
+from complaints.services import complaint_answer
+from mediation.models import MediationCase
+from mediation.services import case_refer
+from odr.audit.models import AuditEvent
+from odr.audit.services import audit_verify
+from odr.errors import TransitionRefused
+from tests.helpers import file_complaint, rejected_complaint
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def race(row, *attempts):
+    """Run `attempts` in threads that all start while `row` is locked, then release the lock.
+
+    Holding the lock first makes the threads really overlap: each one is already inside its service,
+    waiting on the row, when the lock is released. Returns each attempt's result or exception.
+    """
+    results = [None] * len(attempts)
+    started = threading.Barrier(len(attempts) + 1)
+
+    def run(index, attempt):
+        try:
+            started.wait()
+            results[index] = attempt()
+        except Exception as exc:  # noqa: BLE001 - the test inspects what each attempt raised
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(attempts)]
+    with transaction.atomic():
+        type(row).objects.select_for_update().get(pk=row.pk)
+        for thread in threads:
+            thread.start()
+        started.wait()
+        time.sleep(0.5)  # let every attempt reach the lock and wait on it
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def test_two_agents_answering_at_once_exactly_one_succeeds(consumer, merchant, agent, owner):
+    complaint = file_complaint(consumer, merchant)
+    results = race(
+        complaint,
+        lambda: complaint_answer(complaint=complaint, by=agent, decision="reject", text="Non."),
+        lambda: complaint_answer(complaint=complaint, by=owner, decision="accept", text="Oui."),
+    )
+    successes = [r for r in results if isinstance(r, Complaint)]
+    refusals = [r for r in results if isinstance(r, TransitionRefused)]
+    assert (len(successes), len(refusals)) == (1, 1), results
+    complaint.refresh_from_db()
+    assert complaint.state == ComplaintState.ANSWERED
+    assert complaint.answer_decision == successes[0].answer_decision
+    assert AuditEvent.objects.filter(kind="complaint.answered").count() == 1
+    assert audit_verify().ok
+
+
+def test_double_click_on_refer_opens_exactly_one_case(consumer, merchant, agent):
+    complaint = rejected_complaint(consumer, merchant, agent)
+
+    def refer():
+        return case_refer(complaint=complaint, by=consumer, other_proceedings=False, acting_as_consumer=True)
+
+    results = race(complaint, refer, refer)
+    assert sum(isinstance(r, MediationCase) for r in results) == 1, results
+    assert sum(isinstance(r, TransitionRefused) for r in results) == 1, results
+    assert MediationCase.objects.count() == 1
+    assert audit_verify().ok
+
+
+def test_complaints_filed_at_once_get_distinct_consecutive_references(consumer, merchant, other_consumer):
+    # Create this year's counter first, then race on it.
+    first = file_complaint(consumer, merchant)
+    from odr.references.models import ReferenceSequence
+
+    counter = ReferenceSequence.objects.get()
+    results = race(
+        counter,
+        *[lambda user=user: file_complaint(user, merchant) for user in (consumer, other_consumer) * 3],
+    )
+    references = sorted(r.reference for r in results)
+    year = first.reference.split("-")[1]
+    assert references == [f"C-{year}-{n:06d}" for n in range(2, 8)], results
