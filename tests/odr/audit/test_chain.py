@@ -123,9 +123,12 @@ def test_d34_orm_refuses_update_and_delete(chain):
 @pytest.mark.postgres
 def test_d34_database_trigger_refuses_update_and_delete(chain):
     for sql in ("UPDATE audit_auditevent SET kind = 'x'", "DELETE FROM audit_auditevent"):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql)
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql)
     assert AuditEvent.objects.count() == 3
 
 
