@@ -1,0 +1,42 @@
+# The two commands a new user needs: `make demo` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test lint install clean
+
+## demo: install, migrate an SQLite database, seed demo data, serve the site, print the demo logins
+demo: install .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo "Open http://$(HOST):$(PORT)/ (platform staff: http://$(HOST):$(PORT)/admin/). Ctrl-C stops."
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## test: the whole suite (SQLite by default; set DATABASE_URL for PostgreSQL)
+test: install
+	$(BIN)/python -m pytest
+
+## lint: ruff, formatting, migrations in step with the models
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# Development settings for the demo: debug on and a random secret key, never committed.
+.env:
+	@printf 'DEBUG=1\nSECRET_KEY=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "Wrote .env (DEBUG=1, a random SECRET_KEY) for local development."
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var .pytest_cache .ruff_cache
