@@ -1,0 +1,41 @@
+"""The site refuses to serve without a real secret key, unless DEBUG is explicitly on."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_wsgi(**env):
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}}
+    clean["ODR_ENV_FILE"] = os.devnull  # ignore a developer's .env: this is about the environment
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import odr.wsgi"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.skipif(
+    (ROOT / ".env").exists(), reason=".env in the checkout sets DEBUG/SECRET_KEY for the demo"
+)
+def test_production_refuses_to_start_without_secret_key():
+    result = start_wsgi()
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set: refusing to serve" in result.stderr
+
+
+def test_production_starts_with_a_secret_key():
+    result = start_wsgi(SECRET_KEY="a-real-secret-" + "x" * 40, DEBUG="0")
+    assert result.returncode == 0, result.stderr
+
+
+def test_development_starts_with_debug_and_no_key():
+    result = start_wsgi(DEBUG="1")
+    assert result.returncode == 0, result.stderr
