@@ -22,9 +22,6 @@ def start_wsgi(**env):
     )
 
 
-@pytest.mark.skipif(
-    (ROOT / ".env").exists(), reason=".env in the checkout sets DEBUG/SECRET_KEY for the demo"
-)
 def test_production_refuses_to_start_without_secret_key():
     result = start_wsgi()
     assert result.returncode != 0
