@@ -391,3 +391,37 @@ class ProposalResponse(models.Model):
 
     def __str__(self):
         return f"{self.proposal} {self.get_side_display()}: {self.get_decision_display()}"
+
+
+class Audience(models.TextChoices):
+    """D20: who reads a message. The private channels join one party and the mediator only."""
+
+    EVERYONE = "everyone", _("Both parties and the mediator")
+    CONSUMER_PRIVATE = "consumer", _("The consumer and the mediator only")
+    MERCHANT_PRIVATE = "merchant", _("The merchant and the mediator only")
+
+
+PRIVATE_AUDIENCE_OF = {
+    PartySide.CONSUMER: Audience.CONSUMER_PRIVATE,
+    PartySide.MERCHANT: Audience.MERCHANT_PRIVATE,
+}
+
+
+class CaseMessage(models.Model):
+    """A message in a mediation. Private messages never reach the other party (filtered in queries)."""
+
+    case = models.ForeignKey(MediationCase, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    author_role = models.CharField(_("written by"), max_length=16)
+    audience = models.CharField(_("audience"), max_length=16, choices=Audience.choices)
+    body = models.TextField(_("message"))
+    sent_at = models.DateTimeField(_("sent"))
+
+    class Meta:
+        ordering = ["sent_at", "pk"]
+        verbose_name = _("mediation message")
+        verbose_name_plural = _("mediation messages")
+        indexes = [models.Index(fields=["case", "audience"], name="case_message_audience")]
+
+    def __str__(self):
+        return f"{self.case} {self.get_audience_display()} {self.sent_at:%Y-%m-%d %H:%M}"

@@ -28,6 +28,9 @@ from odr.references.services import reference_next
 
 from .models import (
     ACTIVE_CASE_STATES,
+    PRIVATE_AUDIENCE_OF,
+    Audience,
+    CaseMessage,
     CaseState,
     ConflictDisclosure,
     DeadlineExtension,
@@ -473,6 +476,48 @@ def case_add_representative(
         )
         _notify_mediators(case, "case_representative_added", f"case.representative:{representative.pk}")
     return representative
+
+
+def case_post_message(
+    *, case: MediationCase, by, body: str, audience: str = Audience.EVERYONE
+) -> CaseMessage:
+    """D20: a message to both parties, or on one party's private channel with the mediator.
+
+    A party writes to everyone or privately to the mediator; only the mediator opens a private
+    channel with either party. A private message is e-mailed to its audience only.
+    """
+    if audience not in Audience.values:
+        raise InvalidInput(_("Choose who the message is for."))
+    if not body.strip():
+        raise InvalidInput(_("The message is empty."))
+    with transaction.atomic():
+        case = lock(case)
+        if is_case_mediator(by, case):
+            _act_as_mediator(by, case)
+            role = MEDIATOR
+        else:
+            role = _side_of(by, case)
+            if audience not in (Audience.EVERYONE, PRIVATE_AUDIENCE_OF[role]):
+                raise Forbidden(_("You cannot write on the other party's private channel."))
+        if not case.is_active:
+            raise TransitionRefused(CLOSED_MESSAGE)
+        message = CaseMessage.objects.create(
+            case=case, author=by, author_role=role, audience=audience, body=body, sent_at=clock.now()
+        )
+        # The audit trail records that a message was sent and to whom, not what it says.
+        _audit(case, "case.message", actor=by, role=role, message_id=message.pk, audience=audience)
+        key = f"case.message:{message.pk}"
+        readers = {
+            Audience.EVERYONE: (PartySide.CONSUMER, PartySide.MERCHANT),
+            Audience.CONSUMER_PRIVATE: (PartySide.CONSUMER,),
+            Audience.MERCHANT_PRIVATE: (PartySide.MERCHANT,),
+        }[audience]
+        other_sides = tuple(side for side in readers if side != role)
+        if other_sides:
+            _notify(case, "case_message", key, sides=other_sides, private=audience != Audience.EVERYONE)
+        if role != MEDIATOR:
+            _notify_mediators(case, "case_message", key)
+    return message
 
 
 # --- The proposal (D24–D26) -----------------------------------------------------------------------
