@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+# The fields event_hash() covers, in its keyword order; verification reads them back from the row.
+HASHED_FIELDS = ("stream", "seq", "kind", "occurred_at", "actor_id", "actor_role", "payload", "prev_hash")
+
 
 def normalise_payload(payload: dict) -> dict:
     """What the database will give back: dates as ISO strings, decimals as strings, UUIDs as text."""

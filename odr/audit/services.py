@@ -6,7 +6,7 @@ from django.db import transaction
 
 from odr import clock
 
-from .chain import event_hash, normalise_payload
+from .chain import HASHED_FIELDS, event_hash, normalise_payload
 from .models import GENESIS_HASH, AuditEvent
 
 
@@ -22,29 +22,22 @@ def audit_record(*, stream: str, kind: str, actor=None, actor_role: str = "", pa
     last = AuditEvent.objects.filter(stream=stream).order_by("-seq").values("seq", "hash").first()
     seq = last["seq"] + 1 if last else 1
     prev_hash = last["hash"] if last else GENESIS_HASH
-    occurred_at = clock.now()
-    actor_id = actor.pk if actor is not None else None
-    digest = event_hash(
-        stream=stream,
-        seq=seq,
-        kind=kind,
-        occurred_at=occurred_at,
-        actor_id=actor_id,
-        actor_role=actor_role,
-        payload=payload,
-        prev_hash=prev_hash,
-    )
-    return AuditEvent.objects.create(
-        stream=stream,
-        seq=seq,
-        kind=kind,
-        occurred_at=occurred_at,
-        actor_id=actor_id,
-        actor_role=actor_role,
-        payload=payload,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
+    fields = {
+        "stream": stream,
+        "seq": seq,
+        "kind": kind,
+        "occurred_at": clock.now(),
+        "actor_id": actor.pk if actor is not None else None,
+        "actor_role": actor_role,
+        "payload": payload,
+        "prev_hash": prev_hash,
+    }
+    return AuditEvent.objects.create(**fields, hash=event_hash(**fields))
+
+
+def _hashed_fields(event: AuditEvent) -> dict:
+    """What the hash covers, read back from a stored event."""
+    return {name: getattr(event, name) for name in HASHED_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -87,16 +80,7 @@ def audit_verify(*, stream: str | None = None) -> ChainVerification:
             )
         elif event.prev_hash != expected_prev:
             problem = "its previous-hash does not match the event before it"
-        elif event.hash != event_hash(
-            stream=event.stream,
-            seq=event.seq,
-            kind=event.kind,
-            occurred_at=event.occurred_at,
-            actor_id=event.actor_id,
-            actor_role=event.actor_role,
-            payload=event.payload,
-            prev_hash=event.prev_hash,
-        ):
+        elif event.hash != event_hash(**_hashed_fields(event)):
             problem = "its content does not match its hash (edited after it was written)"
         if problem:
             return ChainVerification(checked, streams, event, problem)
