@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint messages install clean
 
 ## demo: install, migrate an SQLite database, seed demo data, serve the site, print the demo logins
 demo: install .env
@@ -23,6 +23,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+## messages: extract translatable strings into locale/*/django.po, then compile them (needs gettext)
+messages: install
+	$(BIN)/python manage.py makemessages -l fr -l en --ignore=.venv --ignore=tests
+	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 install: $(VENV)/.installed
 
