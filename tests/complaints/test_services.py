@@ -105,7 +105,7 @@ def test_d3_response_period_is_a_setting(settings, consumer, merchant):
 def test_d3_referral_refused_while_merchant_still_has_time(complaint, consumer):
     with travel(datetime(2026, 4, 1, 23, 59, tzinfo=PARIS)), pytest.raises(TransitionRefused) as refused:
         case_refer(complaint=complaint, by=consumer, other_proceedings=False, acting_as_consumer=True)
-    assert "still has time" in str(refused.value)
+    assert "dispose encore d'un délai pour répondre" in str(refused.value)
     complaint.refresh_from_db()
     assert complaint.state == ComplaintState.FILED
     assert events(complaint) == ["complaint.filed"]
@@ -165,7 +165,7 @@ def test_answer_twice_is_refused_and_changes_nothing(complaint, agent):
     complaint_answer(complaint=complaint, by=agent, decision="accept", text="D'accord.")
     with pytest.raises(TransitionRefused) as refused:
         complaint_answer(complaint=complaint, by=agent, decision="reject", text="Finalement non.")
-    assert "already been answered" in str(refused.value)
+    assert "déjà reçu une réponse" in str(refused.value)
     complaint.refresh_from_db()
     assert complaint.answer_decision == "accept"
     assert events(complaint).count("complaint.answered") == 1
@@ -292,7 +292,7 @@ def test_d8_referral_after_one_year_is_refused(complaint, agent, consumer):
     complaint_answer(complaint=complaint, by=agent, decision="reject", text="Non.")
     with travel(datetime(2027, 3, 3, 9, 0, tzinfo=PARIS)), pytest.raises(TransitionRefused) as refused:
         case_refer(complaint=complaint, by=consumer, other_proceedings=False, acting_as_consumer=True)
-    assert "more than a year" in str(refused.value)
+    assert "plus d'un an" in str(refused.value)
 
 
 def test_expire_before_window_closes_is_refused(complaint):

@@ -408,7 +408,7 @@ def test_d25_mediator_sets_another_acceptance_deadline(opened, mediator):
 def test_d25_late_acceptance_is_refused(proposal, consumer):
     with travel(datetime(2026, 3, 8, 0, 0, 1, tzinfo=PARIS)), pytest.raises(TransitionRefused) as refused:
         proposal_respond(proposal=proposal, by=consumer, accept=True)
-    assert "deemed refused" in str(refused.value)
+    assert "réputée refusée" in str(refused.value)
     assert ProposalResponse.objects.get(side="consumer").decision == ResponseDecision.PENDING
 
 
