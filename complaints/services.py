@@ -74,7 +74,7 @@ def _notify_merchant(complaint: Complaint, template: str, key: str, **context) -
             key=f"{key}:{user.pk}",
             template=template,
             to=user,
-            context={"reference": complaint.reference, **context},
+            context={"reference": complaint.reference, "time_zone": _time_zone(complaint), **context},
             case_reference=complaint.reference,
         )
 
@@ -84,7 +84,7 @@ def _notify_consumer(complaint: Complaint, template: str, key: str, **context) -
         key=key,
         template=template,
         to=complaint.consumer,
-        context={"reference": complaint.reference, **context},
+        context={"reference": complaint.reference, "time_zone": _time_zone(complaint), **context},
         case_reference=complaint.reference,
     )
 
@@ -275,6 +275,22 @@ def complaint_response_lapsed(*, complaint: Complaint) -> Complaint:
             **mediator_information(complaint),
         )
     return complaint
+
+
+def complaint_remind_merchant(*, complaint: Complaint, days_left: int) -> None:
+    """D3: the merchant's staff are reminded before the response period ends. Called by the sweep."""
+    with transaction.atomic():
+        complaint = lock(complaint)
+        if complaint.state != ComplaintState.FILED:
+            return
+        _audit(complaint, "complaint.merchant_reminded", days_left=days_left)
+        _notify_merchant(
+            complaint,
+            "complaint_response_reminder",
+            f"complaint.reminder:{complaint.reference}:{days_left}",
+            response_due_at=complaint.response_due_at,
+            days_left=days_left,
+        )
 
 
 # --- Messages and offers --------------------------------------------------------------------------

@@ -1,7 +1,44 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 
 class MediationConfig(AppConfig):
     name = "mediation"
     verbose_name = _("Mediation")
+
+    def ready(self):
+        # The deadline sweep (odr.deadlines) calls back into this stage by deadline kind.
+        from odr.deadlines.models import DeadlineKind
+        from odr.deadlines.sweep import DeadlineHandler, register_deadline_handler
+
+        from . import services
+
+        register_deadline_handler(
+            DeadlineKind.ADMISSIBILITY,
+            DeadlineHandler(
+                on_due=lambda case: services.case_admissibility_lapsed(case=case),
+                on_remind=lambda case, days: services.case_remind_mediator(
+                    case=case, kind=DeadlineKind.ADMISSIBILITY, days_left=days
+                ),
+                remind_days=lambda: settings.ODR_ADMISSIBILITY_REMINDER_DAYS,
+            ),
+        )
+        register_deadline_handler(
+            DeadlineKind.OUTCOME,
+            DeadlineHandler(
+                on_due=lambda case: services.case_mark_overdue(case=case),
+                on_remind=lambda case, days: services.case_remind_mediator(
+                    case=case, kind=DeadlineKind.OUTCOME, days_left=days
+                ),
+                remind_days=lambda: settings.ODR_OUTCOME_REMINDER_DAYS,
+            ),
+        )
+        register_deadline_handler(
+            DeadlineKind.PROPOSAL_RESPONSE,
+            DeadlineHandler(on_due=lambda response: services.proposal_deem_refused(response=response)),
+        )
+        register_deadline_handler(
+            DeadlineKind.COMPLIANCE_FOLLOWUP,
+            DeadlineHandler(on_due=lambda case: services.case_compliance_followup(case=case)),
+        )

@@ -161,6 +161,9 @@ class MediationCase(FSMModelMixin, models.Model):
     )
     closed_by_side = models.CharField(_("closed by"), max_length=16, blank=True)
     closure_reason = models.TextField(_("reason given"), blank=True)
+    # D29: after a settlement, did the merchant do what was agreed? (None: not known yet.)
+    merchant_complied = models.BooleanField(_("merchant complied"), null=True, blank=True)
+    compliance_answered_at = models.DateTimeField(_("compliance answered"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("mediation case")

@@ -134,7 +134,7 @@ def _notify_mediators(case: MediationCase, template: str, key: str, **context) -
             key=f"{key}:mediator:{user.pk}",
             template=template,
             to=user,
-            context={"reference": case.reference, **context},
+            context={"reference": case.reference, "time_zone": _tz(case), **context},
             case_reference=case.reference,
         )
 
@@ -426,6 +426,82 @@ def case_mark_overdue(*, case: MediationCase) -> MediationCase:
         deadline_close(subject=case, kind=DeadlineKind.OUTCOME)  # late: recorded as breached
         _audit(case, "case.overdue", outcome_due_at=case.outcome_due_at)
         _notify_mediators(case, "case_overdue", f"case.overdue:{case.reference}:{case.outcome_due_at:%Y%m%d}")
+    return case
+
+
+def case_admissibility_lapsed(*, case: MediationCase) -> MediationCase:
+    """D12: 21 days after the complete file without a decision: the breach is recorded for compliance
+    and the mediator told; the decision is still owed. Called by the deadline sweep."""
+    with transaction.atomic():
+        case = lock(case)
+        if case.state != CaseState.RECEIVED:
+            return case
+        if clock.now() <= case.admissibility_due_at:
+            raise TransitionRefused(_("The admissibility decision is not due yet."))
+        deadline_close(subject=case, kind=DeadlineKind.ADMISSIBILITY)  # late: recorded as breached
+        _audit(case, "case.admissibility_overdue", admissibility_due_at=case.admissibility_due_at)
+        _notify_mediators(
+            case,
+            "case_admissibility_reminder",
+            f"case.admissibility_overdue:{case.reference}",
+            admissibility_due_at=case.admissibility_due_at,
+            days_left=0,
+        )
+    return case
+
+
+def case_remind_mediator(*, case: MediationCase, kind: str, days_left: int) -> None:
+    """D12, D18: the mediator is reminded before the admissibility or outcome date. Sweep only."""
+    template, due_field = {
+        DeadlineKind.ADMISSIBILITY: ("case_admissibility_reminder", "admissibility_due_at"),
+        DeadlineKind.OUTCOME: ("case_outcome_reminder", "outcome_due_at"),
+    }[kind]
+    with transaction.atomic():
+        case = lock(case)
+        if not case.is_active:
+            return
+        due_at = getattr(case, due_field)
+        _audit(case, "case.mediator_reminded", deadline=kind, days_left=days_left)
+        _notify_mediators(
+            case,
+            template,
+            f"case.reminder:{case.reference}:{kind}:{due_at:%Y%m%d}:{days_left}",
+            days_left=days_left,
+            **{due_field: due_at},
+        )
+
+
+def case_compliance_followup(*, case: MediationCase) -> MediationCase:
+    """D29: when the agreed performance date has passed, the consumer is asked whether the merchant
+    complied. Called by the deadline sweep; the answer comes with `case_record_compliance`."""
+    with transaction.atomic():
+        case = lock(case)
+        if case.state != CaseState.SETTLED or case.merchant_complied is not None:
+            return case
+        deadline_close(subject=case, kind=DeadlineKind.COMPLIANCE_FOLLOWUP)
+        _audit(case, "case.compliance_asked")
+        _notify(
+            case,
+            "compliance_followup",
+            f"case.compliance_asked:{case.reference}",
+            sides=(PartySide.CONSUMER,),
+        )
+    return case
+
+
+def case_record_compliance(*, case: MediationCase, by, complied: bool) -> MediationCase:
+    """D29: the consumer says whether the merchant did what was agreed; it feeds the compliance rate."""
+    with transaction.atomic():
+        case = lock(case)
+        if not is_case_consumer(by, case):
+            raise Forbidden()
+        if case.state != CaseState.SETTLED:
+            raise TransitionRefused(_("Only a settled mediation has an agreement to follow up."))
+        case.merchant_complied = complied
+        case.compliance_answered_at = clock.now()
+        case.save(update_fields=["merchant_complied", "compliance_answered_at"])
+        deadline_close(subject=case, kind=DeadlineKind.COMPLIANCE_FOLLOWUP)
+        _audit(case, "case.compliance_recorded", actor=by, role=PartySide.CONSUMER, complied=complied)
     return case
 
 

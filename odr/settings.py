@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "odr.audit",
     "odr.deadlines",
     "odr.notifications",
+    "odr.consent",
     "complaints",
     "mediation",
 ]
@@ -114,8 +115,8 @@ TIME_ZONE = "Europe/Paris"
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -126,7 +127,8 @@ STORAGES = {
     },
 }
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# The embedded default keeps e-mails in the database and shows them at /dev/mailbox/ (DEBUG only).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="odr.notifications.devmailbox.DevMailboxBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ODR <no-reply@localhost>")
 
 if not DEBUG:
@@ -155,3 +157,55 @@ ODR_RETENTION_YEARS = env.int("ODR_RETENTION_YEARS", default=5)  # D35
 # working day. Off by default: the consumer code counts calendar days.
 ODR_ROLL_OVER_NON_WORKING_DAYS = env.bool("ODR_ROLL_OVER_NON_WORKING_DAYS", default=False)
 ODR_DEFAULT_TIME_ZONE = env.str("ODR_DEFAULT_TIME_ZONE", default="Europe/Paris")
+
+# --- Consent receipts (D31–D33): Ed25519 signing keys as private JWK files, newest one signs.
+ODR_SIGNING_KEYS_DIR = Path(env.str("ODR_SIGNING_KEYS_DIR", default=str(BASE_DIR / "var" / "signing-keys")))
+# Where the platform is reached from outside: links in e-mails, receipts and the consent policy.
+ODR_PUBLIC_URL = env.str("ODR_PUBLIC_URL", default="http://127.0.0.1:8000")
+ODR_CONSENT_POLICY_URL = env.str("ODR_CONSENT_POLICY_URL", default=ODR_PUBLIC_URL + "/privacy/")
+ODR_CONTROLLER_NAME = env.str("ODR_CONTROLLER_NAME", default="ODR platform (demo)")
+ODR_CONTROLLER_CONTACT = env.str("ODR_CONTROLLER_CONTACT", default="dpo@localhost")
+
+# --- Celery (odr/celery.py). Reliability first: a task is acknowledged only once done, a task whose
+# --- worker died is redelivered, heavy queues take one task at a time, JSON only.
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+if not REDIS_URL:
+    _broker_dir = Path(env.str("ODR_BROKER_DIR", default=str(BASE_DIR / "var" / "broker")))
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "odr.notifications.*": {"queue": "notifications"},
+    "odr.documents.*": {"queue": "pdf"},
+}
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "sweep-deadlines": {"task": "odr.deadlines.sweep", "schedule": 60.0},
+    "relay-pending-outbox": {"task": "odr.notifications.relay_pending", "schedule": 60.0},
+}
+
+# --- The outbox relay's retries: base × 2^(n-1) seconds, capped; dead letter after N attempts.
+ODR_OUTBOX_RETRY_BASE_SECONDS = env.int("ODR_OUTBOX_RETRY_BASE_SECONDS", default=30)
+ODR_OUTBOX_RETRY_MAX_SECONDS = env.int("ODR_OUTBOX_RETRY_MAX_SECONDS", default=3600)
+ODR_OUTBOX_MAX_ATTEMPTS = env.int("ODR_OUTBOX_MAX_ATTEMPTS", default=8)
+
+# --- Reminders before a duty's due date, in days (D3, D12, D18).
+ODR_RESPONSE_REMINDER_DAYS = env.list("ODR_RESPONSE_REMINDER_DAYS", cast=int, default=[7, 2])
+ODR_ADMISSIBILITY_REMINDER_DAYS = env.list("ODR_ADMISSIBILITY_REMINDER_DAYS", cast=int, default=[7, 2])

@@ -78,3 +78,24 @@ class Deadline(models.Model):
 
     def __str__(self):
         return f"{self.case_reference} {self.get_kind_display()} {self.due_at:%Y-%m-%d}"
+
+
+class DeadlineEffect(models.Model):
+    """What the sweep did for a deadline: its due effect ("due") or a reminder ("remind:14").
+
+    Written in the same transaction as the effect itself. The unique constraint is what makes each
+    effect happen once, even when two sweeps run at the same moment or a task is delivered twice:
+    the second writer fails on it and its transaction (effect included) rolls back.
+    """
+
+    deadline = models.ForeignKey(Deadline, on_delete=models.CASCADE, related_name="effects")
+    effect = models.CharField(max_length=32)
+    fired_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("deadline effect")
+        verbose_name_plural = _("deadline effects")
+        constraints = [models.UniqueConstraint(fields=["deadline", "effect"], name="deadline_effect_once")]
+
+    def __str__(self):
+        return f"{self.deadline} {self.effect}"

@@ -36,6 +36,8 @@ class OutboxMessage(models.Model):
         _("status"), max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # When the relay may try again after a failure (exponential backoff); None: at once.
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"))
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
@@ -50,3 +52,22 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.template} → {self.to_address}"
+
+
+class DevMailboxEmail(models.Model):
+    """An e-mail the embedded default "sent": kept so that /dev/mailbox/ can show it (DEBUG only)."""
+
+    to = models.CharField(max_length=500)
+    subject = models.CharField(max_length=500)
+    text = models.TextField()
+    html = models.TextField(blank=True)
+    raw = models.BinaryField(help_text="The whole MIME message, attachments included.")
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-pk"]
+        verbose_name = "dev mailbox e-mail"
+        verbose_name_plural = "dev mailbox e-mails"
+
+    def __str__(self):
+        return f"{self.to}: {self.subject}"

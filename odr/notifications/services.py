@@ -8,6 +8,7 @@ from django.db import transaction
 from odr import clock
 
 from .models import Channel, OutboxMessage
+from .relay import enqueue
 
 
 def outbox_email(
@@ -25,7 +26,7 @@ def outbox_email(
         raise RuntimeError("outbox_email() must run inside the use case's transaction")
     if (to is None) == (not to_address):
         raise ValueError("Give exactly one of `to` (a user) and `to_address`")
-    message, _created = OutboxMessage.objects.get_or_create(
+    message, created = OutboxMessage.objects.get_or_create(
         idempotency_key=key,
         defaults={
             "channel": Channel.EMAIL,
@@ -38,4 +39,7 @@ def outbox_email(
             "created_at": clock.now(),
         },
     )
+    if created:
+        # Only after commit: nothing leaves before the change that caused it is durable.
+        transaction.on_commit(lambda: enqueue(message.pk))
     return message

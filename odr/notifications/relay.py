@@ -1,0 +1,114 @@
+"""Delivering outbox rows: one at a time under a row lock, with exponential backoff and a dead letter.
+
+At-least-once towards the mail server, exactly-once as far as the platform can see: a row is sent
+only by the transaction that holds its lock and finds it still pending, and marked sent in that
+same transaction. (If the process dies between the SMTP server's "OK" and the commit, the row is sent
+again; every e-mail carries its idempotency key in `X-ODR-Message` for receivers that deduplicate.)
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from odr import clock
+
+from .emails import build_email
+from .models import Channel, OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    message_id: int
+    status: str  # "sent", "retry", "dead", or "skipped" (not pending, not due, or locked elsewhere)
+    retry_in: timedelta | None = None
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait after the n-th failure: base × 2^(n-1), capped (30 s, 1 min, 2 min, … by default)."""
+    seconds = settings.ODR_OUTBOX_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+    return timedelta(seconds=min(seconds, settings.ODR_OUTBOX_RETRY_MAX_SECONDS))
+
+
+def _send(message: OutboxMessage) -> None:
+    if message.channel == Channel.EMAIL:
+        build_email(message).send(fail_silently=False)
+    else:  # webhooks arrive with the API issue; until then no row of that channel is written
+        raise ValueError(f"No delivery for channel {message.channel!r}")
+
+
+def outbox_deliver(message_id: int) -> Delivery:
+    with transaction.atomic():
+        message = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=message_id, status=OutboxStatus.PENDING)
+            .first()
+        )
+        now = clock.now()
+        if message is None or (message.next_attempt_at and message.next_attempt_at > now):
+            return Delivery(message_id, "skipped")
+        message.attempts += 1
+        try:
+            _send(message)
+        except Exception as exc:  # any failure of the outside world: count it, back off, keep the row
+            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if message.attempts >= settings.ODR_OUTBOX_MAX_ATTEMPTS:
+                message.status = OutboxStatus.DEAD
+                message.next_attempt_at = None
+                log.error("outbox message %s dead after %s attempts", message.pk, message.attempts)
+                result = Delivery(message.pk, "dead")
+            else:
+                delay = backoff(message.attempts)
+                message.next_attempt_at = now + delay
+                log.warning(
+                    "outbox message %s failed (attempt %s), retry in %s", message.pk, message.attempts, delay
+                )
+                result = Delivery(message.pk, "retry", delay)
+        else:
+            message.status = OutboxStatus.SENT
+            message.sent_at = now
+            message.last_error = ""
+            result = Delivery(message.pk, "sent")
+        message.save(update_fields=["attempts", "status", "sent_at", "last_error", "next_attempt_at"])
+        return result
+
+
+def outbox_due_ids(*, limit: int = 500) -> list[int]:
+    """Pending rows whose turn has come: never enqueued (broker down at commit), or due for a retry."""
+    now = clock.now()
+    return list(
+        OutboxMessage.objects.filter(status=OutboxStatus.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def outbox_resend(*, message: OutboxMessage) -> OutboxMessage:
+    """Give a dead letter (or a sent e-mail someone lost) another round of attempts."""
+    with transaction.atomic():
+        message = OutboxMessage.objects.select_for_update().get(pk=message.pk)
+        message.status = OutboxStatus.PENDING
+        message.attempts = 0
+        message.next_attempt_at = None
+        message.save(update_fields=["status", "attempts", "next_attempt_at"])
+        transaction.on_commit(lambda: enqueue(message.pk))
+    return message
+
+
+def enqueue(message_id: int) -> None:
+    """Hand a row to the broker. If the broker is down, log and move on: the row stays pending and
+    the periodic relay (`outbox_relay_pending`) delivers it once the broker is back."""
+    from .tasks import deliver_outbox_message
+
+    try:
+        deliver_outbox_message.apply_async((message_id,), retry=False)
+    except Exception:
+        log.warning(
+            "broker unavailable: outbox message %s left for the periodic relay", message_id, exc_info=True
+        )
