@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 
 from odr import clock
 
+from .calendar import days_left
 from .models import Deadline, DeadlineEffect, DeadlineStatus
 from .services import deadline_close
 
@@ -99,7 +100,8 @@ def sweep_deadlines(*, batch_size: int = 200) -> SweepReport:
                     log.exception("deadline %s failed", deadline.pk)
                     report.failed.append(f"{deadline.case_reference} {deadline.kind}: {exc}")
 
-    # Reminders before a duty's due date (D3, D12, D18): the closest one only, once.
+    # Reminders before a duty's due date (D3, D12, D18), by whole local days left (in the platform's
+    # default time zone: a reminder is a courtesy, not a legal period): the closest one only, once.
     reminding = {kind: h for kind, h in _handlers.items() if h.on_remind and h.remind_days}
     if reminding:
         horizon = max(max(h.remind_days(), default=0) for h in reminding.values())
@@ -115,7 +117,8 @@ def sweep_deadlines(*, batch_size: int = 200) -> SweepReport:
                 for deadline in batch:
                     seen.add(deadline.pk)
                     handler = reminding[deadline.kind]
-                    days = [d for d in handler.remind_days() if now >= deadline.due_at - timedelta(days=d)]
+                    left = days_left(deadline.due_at, now)
+                    days = [d for d in handler.remind_days() if left <= d]
                     if not days:
                         continue
                     closest = min(days)
