@@ -7,12 +7,13 @@ PORT ?= 8000
 
 .PHONY: demo test lint messages install clean
 
-## demo: install, migrate an SQLite database, seed demo data, serve the site, print the demo logins
+## demo: install, migrate an SQLite database, seed demo data, then run the site, a Celery worker
+## and beat together (no server needed: filesystem broker); print the demo logins. Ctrl-C stops all.
 demo: install .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	@echo "Open http://$(HOST):$(PORT)/ (platform staff: http://$(HOST):$(PORT)/admin/). Ctrl-C stops."
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@echo "Open http://$(HOST):$(PORT)/ — e-mails: http://$(HOST):$(PORT)/dev/mailbox/ — staff: /admin/. Ctrl-C stops."
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
 
 ## test: the whole suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 test: install
