@@ -272,6 +272,7 @@ def complaint_response_lapsed(*, complaint: Complaint) -> Complaint:
             complaint,
             "complaint_lapsed_d4",
             f"complaint.d4:{complaint.reference}",
+            response_due_at=complaint.response_due_at,
             **mediator_information(complaint),
         )
     return complaint

@@ -134,7 +134,7 @@ def _notify_mediators(case: MediationCase, template: str, key: str, **context) -
             key=f"{key}:mediator:{user.pk}",
             template=template,
             to=user,
-            context={"reference": case.reference, "time_zone": _tz(case), **context},
+            context={"reference": case.reference, "time_zone": _tz(case), "audience": MEDIATOR, **context},
             case_reference=case.reference,
         )
 
@@ -228,7 +228,12 @@ def case_refer(
             admissibility_due_at=admissibility_due_at,
             **mediator_information(complaint),
         )
-        _notify_mediators(case, "case_new_for_mediator", f"case.received:{case.reference}")
+        _notify_mediators(
+            case,
+            "case_new_for_mediator",
+            f"case.received:{case.reference}",
+            admissibility_due_at=admissibility_due_at,
+        )
     return case
 
 
@@ -425,7 +430,12 @@ def case_mark_overdue(*, case: MediationCase) -> MediationCase:
         case.save(update_fields=["overdue_since"])
         deadline_close(subject=case, kind=DeadlineKind.OUTCOME)  # late: recorded as breached
         _audit(case, "case.overdue", outcome_due_at=case.outcome_due_at)
-        _notify_mediators(case, "case_overdue", f"case.overdue:{case.reference}:{case.outcome_due_at:%Y%m%d}")
+        _notify_mediators(
+            case,
+            "case_overdue",
+            f"case.overdue:{case.reference}:{case.outcome_due_at:%Y%m%d}",
+            outcome_due_at=case.outcome_due_at,
+        )
     return case
 
 
@@ -694,7 +704,13 @@ def proposal_respond(*, proposal: Proposal, by, accept: bool) -> ProposalRespons
         response.save(update_fields=["decision", "responded_by", "responded_at"])
         deadline_close(subject=response, kind=DeadlineKind.PROPOSAL_RESPONSE)
         _audit(case, f"proposal.{response.decision}", actor=by, role=side, proposal_id=proposal.pk)
-        _notify_mediators(case, "proposal_answered", f"proposal.answered:{response.pk}", side=side)
+        _notify_mediators(
+            case,
+            "proposal_answered",
+            f"proposal.answered:{response.pk}",
+            side=side,
+            decision=response.decision,
+        )
         _settle_or_end(case, proposal)
     return response
 
@@ -760,6 +776,8 @@ def case_merchant_decline(*, case: MediationCase, by, reason: str = "") -> Media
             sides=(PartySide.CONSUMER,),
         )
         _notify_mediators(case, "case_merchant_declined", f"case.merchant_declined:{case.reference}")
+        if case.saisine_at:  # D28: the limitation period, suspended since the saisine, runs again
+            _closure_notice(case)
     return case
 
 
