@@ -91,3 +91,37 @@ def test_complaints_filed_at_once_get_distinct_consecutive_references(consumer, 
     references = sorted(r.reference for r in results)
     year = first.reference.split("-")[1]
     assert references == [f"C-{year}-{n:06d}" for n in range(2, 8)], results
+
+
+def test_two_sweeps_at_the_same_moment_fire_each_deadline_once(consumer, other_consumer, merchant, agent):
+    from datetime import timedelta
+
+    from odr import clock
+    from odr.deadlines.models import DeadlineEffect
+    from odr.deadlines.sweep import sweep_deadlines
+    from odr.notifications.models import OutboxMessage
+
+    with clock.at(clock.now() - timedelta(days=40)):
+        complaints = [file_complaint(user, merchant) for user in (consumer, other_consumer) * 5]
+    results = [None, None]
+    started = threading.Barrier(2)
+
+    def run(index):
+        try:
+            started.wait()
+            results[index] = sweep_deadlines(batch_size=3)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    fired = sorted(results[0].due + results[1].due)
+    assert fired == sorted(f"{c.reference} merchant_response" for c in complaints)
+    assert results[0].failed == results[1].failed == []
+    assert DeadlineEffect.objects.filter(effect="due").count() == 10
+    assert OutboxMessage.objects.filter(template="complaint_lapsed_d4").count() == 10
+    assert AuditEvent.objects.filter(kind="complaint.response_period_lapsed").count() == 10
+    assert audit_verify().ok
