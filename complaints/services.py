@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from odr import clock
 from odr.audit.services import audit_record
+from odr.consent.models import ConsentPurpose
+from odr.consent.services import consent_give
 from odr.deadlines.calendar import period_end
 from odr.deadlines.models import DeadlineKind
 from odr.deadlines.services import deadline_close, deadline_open
@@ -21,6 +23,7 @@ from odr.locking import lock
 from odr.notifications.services import outbox_email
 from odr.references.services import reference_next
 
+from . import notices
 from .models import (
     AnswerDecision,
     Complaint,
@@ -116,8 +119,14 @@ def complaint_file(
     currency: str = "EUR",
     consumer_country: str = "FR",
     written_complaint_at: datetime | None = None,
+    language: str | None = None,
 ) -> Complaint:
-    """File a written complaint (D1, D3, D7, D8): reference, acknowledgement, response period."""
+    """File a written complaint (D1, D3, D7, D8): reference, acknowledgement, response period.
+
+    Filing is also the consumer's consent to the processing of the complaint's data and to sharing
+    the file with the merchant and the mediator (D31): both are recorded with the notices as shown in
+    `language` (the page's language; the consumer's preferred one by default) and receipted.
+    """
     if consumer.memberships.exists():
         raise Forbidden(_("Only a consumer can file a complaint."))
     if not description.strip() or not desired_outcome.strip():
@@ -157,6 +166,17 @@ def complaint_file(
             response_due_at=complaint.response_due_at,
             referral_window_ends_at=complaint.referral_window_ends_at,
         )
+        for purpose, notice in (
+            (ConsentPurpose.COMPLAINT_PROCESSING, notices.COMPLAINT_PROCESSING_NOTICE),
+            (ConsentPurpose.SHARE_WITH_MERCHANT_AND_MEDIATOR, notices.SHARING_NOTICE),
+        ):
+            consent_give(
+                person=consumer,
+                purpose=purpose,
+                notice_text=notices.notice_text(notice, language or consumer.preferred_language),
+                notice_version=notices.NOTICE_VERSION,
+                case_reference=complaint.reference,
+            )
         deadline_open(
             subject=complaint,
             kind=DeadlineKind.MERCHANT_RESPONSE,

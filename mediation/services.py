@@ -17,6 +17,8 @@ from odr import clock
 from odr.accounts.models import MERCHANT_ROLES, User
 from odr.accounts.selectors import is_mediator_of
 from odr.audit.services import audit_record
+from odr.consent.models import ConsentPurpose
+from odr.consent.services import consent_give
 from odr.deadlines.calendar import end_of_local_day, period_end, zone
 from odr.deadlines.models import DeadlineKind
 from odr.deadlines.services import deadline_close, deadline_move, deadline_open, deadline_pending
@@ -26,6 +28,7 @@ from odr.locking import lock
 from odr.notifications.services import outbox_email
 from odr.references.services import reference_next
 
+from . import notices
 from .models import (
     ACTIVE_CASE_STATES,
     PRIVATE_AUDIENCE_OF,
@@ -170,6 +173,7 @@ def case_refer(
     other_proceedings: bool,
     acting_as_consumer: bool,
     excluded_subject: str = ExcludedSubject.NONE,
+    language: str | None = None,
 ) -> MediationCase:
     """The consumer refers the dispute to the merchant's designated mediator (D3, D7–D10, D12).
 
@@ -214,6 +218,15 @@ def case_refer(
             acting_as_consumer=acting_as_consumer,
             excluded_subject=excluded_subject,
             admissibility_due_at=admissibility_due_at,
+        )
+        consent_give(  # D31: entering mediation is a consent, receipted
+            person=by,
+            purpose=ConsentPurpose.ENTER_MEDIATION,
+            notice_text=notices.notice_text(
+                notices.ENTER_MEDIATION_NOTICE, language or by.preferred_language
+            ),
+            notice_version=notices.NOTICE_VERSION,
+            case_reference=case.reference,
         )
         deadline_open(
             subject=case,
@@ -684,8 +697,14 @@ def _settle_or_end(case: MediationCase, proposal: Proposal) -> None:
     _closure_notice(case)
 
 
-def proposal_respond(*, proposal: Proposal, by, accept: bool) -> ProposalResponse:
-    """A party accepts or refuses, before the deadline (D25); one answer per party (D26)."""
+def proposal_respond(
+    *, proposal: Proposal, by, accept: bool, language: str | None = None
+) -> ProposalResponse:
+    """A party accepts or refuses, before the deadline (D25); one answer per party (D26).
+
+    The answer is a consent (D31): recorded with the proposal and its statements as the notice, in
+    `language` (the page's; the person's preferred one by default), and receipted.
+    """
     with transaction.atomic():
         case = lock(proposal.case)
         side = _side_of(by, case)
@@ -704,6 +723,15 @@ def proposal_respond(*, proposal: Proposal, by, accept: bool) -> ProposalRespons
         response.save(update_fields=["decision", "responded_by", "responded_at"])
         deadline_close(subject=response, kind=DeadlineKind.PROPOSAL_RESPONSE)
         _audit(case, f"proposal.{response.decision}", actor=by, role=side, proposal_id=proposal.pk)
+        consent_give(
+            person=by,
+            purpose=ConsentPurpose.PROPOSAL_RESPONSE,
+            notice_text=notices.proposal_answer_notice(
+                proposal, accept=accept, language=language or by.preferred_language
+            ),
+            notice_version=notices.NOTICE_VERSION,
+            case_reference=case.reference,
+        )
         _notify_mediators(
             case,
             "proposal_answered",

@@ -171,12 +171,13 @@ ODR_CONTROLLER_CONTACT = env.str("ODR_CONTROLLER_CONTACT", default="dpo@localhos
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 if not REDIS_URL:
     _broker_dir = Path(env.str("ODR_BROKER_DIR", default=str(BASE_DIR / "var" / "broker")))
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -199,6 +200,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {"task": "odr.deadlines.sweep", "schedule": 60.0},
     "relay-pending-outbox": {"task": "odr.notifications.relay_pending", "schedule": 60.0},
+    "expire-consents": {"task": "odr.consent.expire_due", "schedule": 3600.0},
 }
 
 # --- The outbox relay's retries: base × 2^(n-1) seconds, capped; dead letter after N attempts.

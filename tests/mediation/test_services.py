@@ -85,7 +85,7 @@ def test_d7_referral_keeps_the_platform_complaint_as_proof(case):
     complaint_trail = AuditEvent.objects.filter(stream=case.complaint.reference)
     assert complaint_trail.last().kind == "complaint.referred"
     assert complaint_trail.last().payload == {"case": case.reference}
-    assert kinds(case) == ["case.received"]
+    assert kinds(case) == ["case.received", "consent.given"]  # entering mediation is receipted (D31)
 
 
 def test_d7_case_goes_to_the_merchants_designated_body(mediator, case, merchant):
@@ -501,11 +501,14 @@ def test_full_mediation_leaves_an_unbroken_audit_trail(proposal, consumer, agent
         proposal_respond(proposal=proposal, by=agent, accept=True)
         assert kinds(proposal.case) == [
             "case.received",
+            "consent.given",  # entering mediation (D31)
             "case.assigned",
             "case.opened",
             "proposal.issued",
             "proposal.accepted",
+            "consent.given",  # each answer is a receipted consent (D31)
             "proposal.accepted",
+            "consent.given",
             "case.settled",
         ]
         result = audit_verify()

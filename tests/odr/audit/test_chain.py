@@ -141,4 +141,4 @@ def test_audit_record_needs_the_use_case_transaction():
 def test_d34_real_use_cases_leave_verifiable_trails(consumer, merchant):
     complaint = file_complaint(consumer, merchant)
     result = audit_verify(stream=complaint.reference)
-    assert result.ok and result.checked == 1
+    assert result.ok and result.checked == 3  # filed + two consents (D31)
