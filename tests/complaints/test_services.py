@@ -365,3 +365,24 @@ def test_every_transition_allowed_or_refused(state, transition, complaint, consu
 def test_state_cannot_be_assigned_directly(complaint):
     with pytest.raises(AttributeError):
         complaint.state = ComplaintState.RESOLVED
+
+
+def test_file_complaint_command_uses_the_service(consumer, merchant, capsys):
+    from django.core.management import call_command
+
+    with travel(FILED):
+        call_command("file_complaint", "--consumer", consumer.email, "--merchant", "Lumière")
+    complaint = Complaint.objects.get()
+    assert (
+        f"Filed {complaint.reference}; the merchant must answer by 2026-04-01 23:59"
+        in capsys.readouterr().out
+    )
+    assert outbox("complaint_acknowledgement").exists()
+
+
+def test_file_complaint_command_refuses_a_merchant_as_consumer(agent, merchant):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="Seul un consommateur peut déposer une réclamation"):
+        call_command("file_complaint", "--consumer", agent.email, "--merchant", "Lumière")
