@@ -82,7 +82,8 @@ def main() -> None:
         .select_for_update(skip_locked=True)
         .order_by("due_at", "pk")[:200]
     )
-    sql, params = query.query.sql_with_params()
+    with transaction.atomic():  # Django compiles FOR UPDATE only inside a transaction
+        sql, params = query.query.sql_with_params()
 
     def timed(force_scan: bool) -> float:
         samples = []

@@ -331,7 +331,7 @@ def _stories(cast: Cast, story: Story) -> None:
             case=extended, by=cast.mediator, text="J'ai été client de ce marchand."
         ),
     )
-    _with_proposal(cast, story, 3, 60)  # proposal issued, answers awaited (D25)
+    _with_proposal(cast, story, 3, 45)  # proposal issued 5 days ago, answers awaited (D25)
     for index, start in ((4, 90), (5, 150)):  # settled: both accepted (D26)
         case, proposal = _with_proposal(cast, story, index, start)
         at(
