@@ -10,11 +10,14 @@ LOCALE = Path(__file__).resolve().parents[1] / "locale"
 
 
 def po_entries(path: Path) -> list[tuple[str, str, bool]]:
-    """(msgid, msgstr, fuzzy) for every entry of a .po file, the header excluded."""
-    entries, msgid, msgstr, fuzzy, field = [], None, None, False, None
+    """(msgid, msgstr, fuzzy) for every entry of a .po file, the header excluded. A message with a
+    context comes back as gettext stores it: "context\x04msgid"."""
+    entries, msgid, msgstr, fuzzy, field, context = [], None, None, False, None, None
     for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
         if line.startswith("#,") and "fuzzy" in line:
             fuzzy = True
+        elif line.startswith("msgctxt "):
+            context = _unquote(line[8:])
         elif line.startswith("msgid "):
             msgid, field = _unquote(line[6:]), "id"
         elif line.startswith(("msgstr ", "msgstr[0] ")):
@@ -26,8 +29,8 @@ def po_entries(path: Path) -> list[tuple[str, str, bool]]:
                 msgstr += _unquote(line)
         elif not line.strip():
             if msgid:
-                entries.append((msgid, msgstr, fuzzy))
-            msgid, msgstr, fuzzy, field = None, None, False, None
+                entries.append((f"{context}\x04{msgid}" if context else msgid, msgstr, fuzzy))
+            msgid, msgstr, fuzzy, field, context = None, None, False, None, None
     return entries
 
 
@@ -49,6 +52,8 @@ def test_catalogue_is_complete_and_compiled(language):
         compiled = gettext.GNUTranslations(mo)
     stale = [msgid for msgid, msgstr, _ in entries if compiled.gettext(msgid) != msgstr]
     assert stale == [], "run: python manage.py compilemessages"
+    if language == "en":  # the source language: every translation is the source text itself
+        assert [m for m, s, _ in entries if s != m.split("\x04")[-1]] == []
 
 
 @pytest.mark.django_db

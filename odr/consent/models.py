@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from odr import clock
@@ -31,9 +32,10 @@ class ConsentPurpose(models.TextChoices):
 class ConsentState(models.TextChoices):
     """A record's state, and the event a receipt records (the state the event leads to)."""
 
-    GIVEN = "given", _("Given")
-    WITHDRAWN = "withdrawn", _("Withdrawn")
-    EXPIRED = "expired", _("Expired")
+    # A context of their own: in French a consent is masculine, a complaint (also "withdrawn") is not.
+    GIVEN = "given", pgettext_lazy("consent state", "Given")
+    WITHDRAWN = "withdrawn", pgettext_lazy("consent state", "Withdrawn")
+    EXPIRED = "expired", pgettext_lazy("consent state", "Expired")
 
 
 @refusal(_("This consent has no end of validity, or it has not been reached yet."))

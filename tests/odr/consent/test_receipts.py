@@ -120,7 +120,7 @@ def test_d32_altered_receipt_is_invalid(consumer):
     for altered in (altered_payload, altered_signature, f"{header}.{forged_payload}.{signature}"):
         result = receipt_verify(altered)
         assert not result.valid and result.claims is None
-        assert "altered" in result.reason
+        assert "modifié après son émission" in result.reason
 
 
 def test_d32_receipt_signed_by_unknown_key_is_invalid(consumer):
@@ -131,7 +131,7 @@ def test_d32_receipt_signed_by_unknown_key_is_invalid(consumer):
     result = receipt_verify(forged)
 
     assert not result.valid
-    assert "key this platform does not know" in result.reason
+    assert "une clé que cette plateforme ne connaît pas" in result.reason
 
 
 def test_d32_receipt_claiming_our_kid_but_signed_by_another_key_is_invalid(consumer):
@@ -162,7 +162,7 @@ def test_d32_receipt_with_another_algorithm_is_invalid(consumer):
     for token in (hmac, unsigned):
         result = receipt_verify(token)
         assert not result.valid
-        assert "signature method" in result.reason
+        assert "méthode de signature" in result.reason
 
 
 @pytest.mark.parametrize(

@@ -119,7 +119,7 @@ def test_d33_only_the_person_can_withdraw(consumer, other_consumer, mediator):
 def test_d33_withdrawing_twice_is_refused(consumer):
     record = consent_withdraw(record=give(consumer), by=consumer)
 
-    with pytest.raises(TransitionRefused, match="no longer in force"):
+    with pytest.raises(TransitionRefused, match="n'est plus en vigueur"):
         consent_withdraw(record=record, by=consumer)
     assert record.receipts.count() == 2
 
@@ -152,7 +152,7 @@ def test_d34_consent_without_a_case_is_audited_on_the_persons_chain(consumer):
 def test_d31_consent_expires_at_its_end_of_validity_with_an_expired_receipt(consumer):
     with time_machine.travel(NOW, tick=False):
         record = give(consumer, valid_until=NOW + timedelta(days=30))
-        with pytest.raises(TransitionRefused, match="not been reached"):
+        with pytest.raises(TransitionRefused, match="pas encore atteinte"):
             consent_expire(record=record)
     with time_machine.travel(NOW + timedelta(days=30, seconds=1), tick=False):
         assert not record.is_in_force  # already, before the sweep runs

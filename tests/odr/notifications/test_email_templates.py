@@ -225,7 +225,10 @@ def test_d4_notice_gives_mediator_name_website_participation_and_referral_date(n
         assert MEDIATOR["mediator_website"] in body
         # `referral_possible_until` does not end in `_at`: the template parses it back itself.
         assert {"fr": "30 avril 2027", "en": "April 30, 2027"}[language] in body
-    assert "merchant has said it will take part" in text
+    assert {
+        "fr": "le professionnel a indiqué qu'il y participera",
+        "en": "the merchant has said it will take part",
+    }[language] in text
 
 
 def test_d4_notice_says_when_the_merchant_will_not_take_part():
