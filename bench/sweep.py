@@ -64,7 +64,7 @@ def main() -> None:
                  opened_at, closed_at)
             SELECT %s, n, 'C-2026-' || lpad(n::text, 7, '0'), 'merchant_response',
                    CASE WHEN n <= %s THEN now() - (n || ' minutes')::interval
-                        WHEN n <= %s THEN now() + ((n %% 90000) || ' minutes')::interval
+                        WHEN n <= %s THEN now() + ((1 + n %% 90000) || ' minutes')::interval
                         ELSE now() - ((n %% 500000) || ' minutes')::interval END,
                    CASE WHEN n <= %s THEN 'pending' ELSE 'met' END,
                    'bench', now() - interval '100 days',
