@@ -134,12 +134,18 @@ def test_email_committed_while_broker_is_down_is_delivered_exactly_once(redis_se
             outbox_relay_pending.delay()
             deliver_outbox_message.delay(acknowledgement.pk)
             deliver_outbox_message.delay(acknowledgement.pk)
-            assert wait_until(
-                lambda: OutboxMessage.objects.get(pk=acknowledgement.pk).status == OutboxStatus.SENT
-            )
+            assert wait_until(lambda: not OutboxMessage.objects.filter(status=OutboxStatus.PENDING).exists())
             time.sleep(1)  # let the duplicates run too
-    sent = [m for m in mail.outbox if complaint.reference in m.subject and m.to == [consumer.email]]
-    assert len(sent) == 1
+    # Every row of this complaint (acknowledgement, two consent receipts) went out exactly once.
+    keys = [
+        m.extra_headers["X-ODR-Message"]
+        for m in mail.outbox
+        if m.extra_headers["X-ODR-Case"] == complaint.reference
+    ]
+    rows = OutboxMessage.objects.filter(case_reference=complaint.reference)
+    assert sorted(keys) == sorted(rows.values_list("idempotency_key", flat=True))
+    assert keys.count(acknowledgement.idempotency_key) == 1
+    assert set(rows.values_list("status", flat=True)) == {OutboxStatus.SENT}
 
 
 def test_sweep_runs_as_a_task_on_a_real_worker(redis_server, consumer, merchant):
