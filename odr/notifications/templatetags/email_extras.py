@@ -9,6 +9,7 @@ from datetime import datetime
 from django import template
 from django.conf import settings
 from django.utils import translation
+from django.utils.translation import pgettext
 
 register = template.Library()
 
@@ -40,3 +41,9 @@ def as_datetime(value):
         except ValueError:
             return value
     return value
+
+
+@register.simple_tag
+def colon():
+    """The separator after a label: ":" in English, " :" in French typography."""
+    return pgettext("separator after a label", ":")
