@@ -11,8 +11,12 @@ class MediationConfig(AppConfig):
         # The deadline sweep (odr.deadlines) calls back into this stage by deadline kind.
         from odr.deadlines.models import DeadlineKind
         from odr.deadlines.sweep import DeadlineHandler, register_deadline_handler
+        from odr.documents.models import DocumentKind
+        from odr.documents.services import register_document_builder
 
-        from . import services
+        from . import documents, services
+
+        register_document_builder(DocumentKind.MEDIATION_RECORD, documents.mediation_record_spec)
 
         register_deadline_handler(
             DeadlineKind.ADMISSIBILITY,

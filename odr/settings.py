@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "odr.deadlines",
     "odr.notifications",
     "odr.consent",
+    "odr.documents",
     "complaints",
     "mediation",
 ]
@@ -93,6 +94,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 
 AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
 AUTHENTICATION_BACKENDS = [
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from .views import documents
+
+app_name = "mediation"
+
+urlpatterns = [
+    path("cases/<str:reference>/documents/", documents.case_documents, name="case_documents"),
+    path(
+        "cases/<str:reference>/documents/generate/",
+        documents.case_document_generate,
+        name="case_document_generate",
+    ),
+    path("documents/<int:pk>/download/", documents.document_download, name="document_download"),
+]

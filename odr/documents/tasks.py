@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from .services import document_render
+
+
+@shared_task(name="odr.documents.render", acks_late=True)
+def render_document(document_id: int) -> str:
+    document = document_render(document_id)
+    return document.status if document else "missing"
