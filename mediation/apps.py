@@ -12,11 +12,12 @@ class MediationConfig(AppConfig):
         from odr.deadlines.models import DeadlineKind
         from odr.deadlines.sweep import DeadlineHandler, register_deadline_handler
         from odr.documents.models import DocumentKind
-        from odr.documents.services import register_document_builder
+        from odr.documents.services import register_document_builder, register_document_producer
 
-        from . import documents, services
+        from . import documents, export, services
 
         register_document_builder(DocumentKind.MEDIATION_RECORD, documents.mediation_record_spec)
+        register_document_producer(DocumentKind.CASE_EXPORT, export.export_cases_produce)
 
         register_deadline_handler(
             DeadlineKind.ADMISSIBILITY,

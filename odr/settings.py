@@ -207,6 +207,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {"task": "odr.deadlines.sweep", "schedule": 60.0},
     "relay-pending-outbox": {"task": "odr.notifications.relay_pending", "schedule": 60.0},
     "expire-consents": {"task": "odr.consent.expire_due", "schedule": 3600.0},
+    "render-pending-documents": {"task": "odr.documents.render_pending", "schedule": 60.0},
 }
 
 # --- The outbox relay's retries: base × 2^(n-1) seconds, capped; dead letter after N attempts.

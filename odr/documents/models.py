@@ -22,7 +22,8 @@ class DocumentKind(models.TextChoices):
 
 
 class DocumentStatus(models.TextChoices):
-    PENDING = "pending", _("Being generated")
+    PENDING = "pending", _("Waiting to be generated")
+    RUNNING = "running", _("Being generated")
     READY = "ready", _("Ready")
     FAILED = "failed", _("Failed")
 

@@ -4,10 +4,14 @@ The stages register, per document kind, a builder that returns what to render; t
 imports them (`register_document_builder`, in their AppConfig.ready).
 """
 
+import hashlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 
@@ -36,7 +40,39 @@ _builders: dict[str, Callable[[GeneratedDocument], DocumentSpec]] = {}
 
 
 def register_document_builder(kind: str, builder: Callable[[GeneratedDocument], DocumentSpec]) -> None:
+    """A one-piece PDF: `builder(document)` says what to render."""
     _builders[kind] = builder
+
+
+@dataclass
+class ProducedFile:
+    path: str  # a file the producer wrote, moved into storage by document_render
+    filename: str
+    audit_stream: str = ""
+
+
+# Long documents (exports) are produced step by step, outside any long transaction, reporting progress.
+_producers: dict[str, Callable[[GeneratedDocument, Callable[[int], None]], ProducedFile]] = {}
+
+
+def register_document_producer(kind: str, producer) -> None:
+    """A file produced in steps: `producer(document, report_progress)` returns a ProducedFile."""
+    _producers[kind] = producer
+
+
+def render_spec(spec: DocumentSpec, *, language: str):
+    """Render a builder's spec to PDF bytes (for producers that assemble several documents)."""
+    return render_pdf(
+        template=spec.template,
+        context=spec.context,
+        language=language,
+        time_zone=spec.time_zone,
+        attachments=spec.attachments,
+    )
+
+
+def builder_for(kind: str) -> Callable[[GeneratedDocument], DocumentSpec]:
+    return _builders[kind]
 
 
 def document_request(
@@ -66,8 +102,10 @@ def _enqueue(document_id: int) -> None:
         )
 
 
-def document_render(document_id: int) -> GeneratedDocument:
+def document_render(document_id: int) -> GeneratedDocument | None:
     """Render a pending document now (the `pdf` queue's task, or a command) and record its fingerprint."""
+    if GeneratedDocument.objects.filter(pk=document_id, kind__in=list(_producers)).exists():
+        return _produce(document_id)
     with transaction.atomic():
         document = (
             GeneratedDocument.objects.select_for_update(skip_locked=True).filter(pk=document_id).first()
@@ -75,27 +113,78 @@ def document_render(document_id: int) -> GeneratedDocument:
         if document is None or document.status != DocumentStatus.PENDING:
             return document
         spec = _builders[document.kind](document)
-        rendered = render_pdf(
-            template=spec.template,
-            context=spec.context,
-            language=document.language,
-            time_zone=spec.time_zone,
-            attachments=spec.attachments,
-        )
+        rendered = render_spec(spec, language=document.language)
         document.file.save(spec.filename, ContentFile(rendered.content), save=False)
-        document.filename = spec.filename
-        document.sha256 = rendered.sha256
-        document.size = len(rendered.content)
-        document.status = DocumentStatus.READY
-        document.progress = 100
-        document.ready_at = clock.now()
-        document.save()
-        if spec.audit_stream:
-            audit_record(
-                stream=spec.audit_stream,
-                kind="document.generated",
-                actor=document.requested_by,
-                actor_role="",
-                payload={"document_id": document.pk, "kind": document.kind, "sha256": rendered.sha256},
-            )
+        _mark_ready(document, filename=spec.filename, sha256=rendered.sha256, size=len(rendered.content))
+        _audit_fingerprint(document, spec.audit_stream)
     return document
+
+
+def _mark_ready(document: GeneratedDocument, *, filename: str, sha256: str, size: int) -> None:
+    document.filename = filename
+    document.sha256 = sha256
+    document.size = size
+    document.status = DocumentStatus.READY
+    document.progress = 100
+    document.ready_at = clock.now()
+    document.save()
+
+
+def _audit_fingerprint(document: GeneratedDocument, stream: str) -> None:
+    if stream:  # D34, D37: every export is in the trail, with the fingerprint of what was issued
+        audit_record(
+            stream=stream,
+            kind="document.generated",
+            actor=document.requested_by,
+            actor_role="",
+            payload={"document_id": document.pk, "kind": document.kind, "sha256": document.sha256},
+        )
+
+
+def _produce(document_id: int) -> GeneratedDocument | None:
+    # Claim it: exactly one worker moves it from pending to running.
+    claimed = GeneratedDocument.objects.filter(pk=document_id, status=DocumentStatus.PENDING).update(
+        status=DocumentStatus.RUNNING
+    )
+    document = GeneratedDocument.objects.get(pk=document_id)
+    if not claimed:
+        return document
+
+    def report_progress(percent: int) -> None:
+        GeneratedDocument.objects.filter(pk=document_id).update(progress=max(0, min(99, percent)))
+
+    try:
+        produced = _producers[document.kind](document, report_progress)
+        digest = hashlib.sha256()
+        with open(produced.path, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+        with transaction.atomic():
+            document = GeneratedDocument.objects.select_for_update().get(pk=document_id)
+            with open(produced.path, "rb") as stream:
+                document.file.save(produced.filename, File(stream), save=False)
+            _mark_ready(
+                document, filename=produced.filename, sha256=digest.hexdigest(), size=document.file.size
+            )
+            _audit_fingerprint(document, produced.audit_stream)
+        os.remove(produced.path)
+    except Exception as exc:
+        log.exception("document %s failed", document_id)
+        GeneratedDocument.objects.filter(pk=document_id).update(
+            status=DocumentStatus.FAILED, error=str(exc)[:2000]
+        )
+        raise
+    return GeneratedDocument.objects.get(pk=document_id)
+
+
+def documents_render_pending(*, older_than_seconds: int = 60) -> int:
+    """Beat: render what was requested while the broker was down (or whose task was lost)."""
+    cutoff = clock.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        GeneratedDocument.objects.filter(status=DocumentStatus.PENDING, requested_at__lte=cutoff).values_list(
+            "pk", flat=True
+        )[:20]
+    )
+    for document_id in ids:
+        document_render(document_id)
+    return len(ids)
