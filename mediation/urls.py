@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import documents
+from .views import compliance, documents
 
 app_name = "mediation"
 
@@ -12,4 +12,10 @@ urlpatterns = [
         name="case_document_generate",
     ),
     path("documents/<int:pk>/download/", documents.document_download, name="document_download"),
+    path("compliance/<slug:slug>/documents/", compliance.body_documents, name="body_documents"),
+    path(
+        "compliance/<slug:slug>/documents/generate/",
+        compliance.body_document_generate,
+        name="body_document_generate",
+    ),
 ]

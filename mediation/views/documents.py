@@ -15,6 +15,7 @@ from odr.documents.services import document_request
 from ..documents import FULL
 from ..rules import is_case_compliance_officer, is_case_consumer, is_case_mediator
 from ..selectors import case_get_for
+from .compliance import body_for_officer_or_404
 
 
 def _get_case_or_404(user, reference):
@@ -84,14 +85,18 @@ def document_download(request, pk):
     document = GeneratedDocument.objects.filter(pk=pk, status=DocumentStatus.READY).first()
     if document is None:
         raise Http404
-    case = _get_case_or_404(request.user, document.subject_reference)
-    if not _may_have(request.user, case, document):
-        raise Http404
+    if document.subject_reference.startswith("B-"):  # a body's report or export: its compliance officers
+        body_for_officer_or_404(request.user, document.subject_reference[2:])
+    else:
+        case = _get_case_or_404(request.user, document.subject_reference)
+        if not _may_have(request.user, case, document):
+            raise Http404
+    content_type = "application/zip" if document.filename.endswith(".zip") else "application/pdf"
     response = FileResponse(
         document.file.open("rb"),
         as_attachment=True,
         filename=document.filename,
-        content_type="application/pdf",
+        content_type=content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -170,3 +170,63 @@ def test_only_mediator_and_compliance_export_the_audit_trail(client, settled, co
 def test_anonymous_is_sent_to_log_in(client, settled):
     response = client.get(f"/cases/{settled.reference}/documents/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+# --- Compliance: the body's reports and exports (D36, D37) --------------------------------------
+
+
+def test_compliance_officer_requests_and_downloads_body_exports(client, settled, body, compliance_officer):
+    client.force_login(compliance_officer)
+    assert client.get(f"/compliance/{body.slug}/documents/").status_code == 200
+    response = client.post(
+        f"/compliance/{body.slug}/documents/generate/",
+        {"kind": "case_export", "from": "2020-01-01", "to": "2030-12-31"},
+    )
+    assert response.status_code == 302
+    document = GeneratedDocument.objects.get(kind=DocumentKind.CASE_EXPORT)
+    document_render(document.pk)
+    download = client.get(f"/documents/{document.pk}/download/")
+    assert download.status_code == 200 and download["Content-Type"] == "application/zip"
+
+
+def test_bad_export_range_is_refused_and_changes_nothing(client, body, compliance_officer):
+    client.force_login(compliance_officer)
+    response = client.post(
+        f"/compliance/{body.slug}/documents/generate/",
+        {"kind": "case_export", "from": "2026-12-31", "to": "2026-01-01"},
+    )
+    assert response.status_code == 400
+    assert (
+        "start date before the end date" in response.content.decode()
+        or "date de début" in response.content.decode()
+    )
+    assert not GeneratedDocument.objects.exists()
+
+
+def test_body_documents_are_for_that_bodys_compliance_officers_only(
+    client, settled, body, compliance_officer, mediator, consumer, other_body
+):
+    from odr.accounts.models import Role
+    from tests.factories import MembershipFactory
+
+    client.force_login(compliance_officer)
+    client.post(
+        f"/compliance/{body.slug}/documents/generate/",
+        {"kind": "case_export", "from": "2020-01-01", "to": "2030-12-31"},
+    )
+    document = GeneratedDocument.objects.get()
+    document_render(document.pk)
+    foreign_officer = MembershipFactory(
+        role=Role.COMPLIANCE_OFFICER, mediation_body=other_body, merchant=None
+    ).user
+    for outsider in (mediator, consumer, foreign_officer):
+        client.force_login(outsider)
+        assert client.get(f"/compliance/{body.slug}/documents/").status_code == 404
+        assert client.get(f"/documents/{document.pk}/download/").status_code == 404
+        assert (
+            client.post(
+                f"/compliance/{body.slug}/documents/generate/", {"kind": "annual_report", "year": "2026"}
+            ).status_code
+            == 404
+        )
+    assert GeneratedDocument.objects.count() == 1
