@@ -151,7 +151,11 @@ def complaint_file(
             consumer_country=consumer_country,
             filed_at=now,
             written_complaint_at=written_at,
-            response_due_at=period_end(now, days=settings.ODR_MERCHANT_RESPONSE_DAYS, time_zone=time_zone),
+            # D3: the merchant has had the written complaint since `written_at` (D7): its response
+            # period runs from then, so an old complaint made elsewhere may be referred at once.
+            response_due_at=period_end(
+                written_at, days=settings.ODR_MERCHANT_RESPONSE_DAYS, time_zone=time_zone
+            ),
             referral_window_ends_at=period_end(
                 written_at, years=settings.ODR_REFERRAL_WINDOW_YEARS, time_zone=time_zone
             ),
@@ -261,7 +265,7 @@ def complaint_answer(
         if decision == AnswerDecision.REJECT:
             context.update(mediator_information(complaint))
             _notify_consumer(
-                complaint, "complaint_rejected_d4", f"complaint.d4:{complaint.reference}", **context
+                complaint, "complaint_rejected_d4", f"complaint.d4.rejected:{complaint.reference}", **context
             )
         else:
             _notify_consumer(
@@ -291,7 +295,7 @@ def complaint_response_lapsed(*, complaint: Complaint) -> Complaint:
         _notify_consumer(
             complaint,
             "complaint_lapsed_d4",
-            f"complaint.d4:{complaint.reference}",
+            f"complaint.d4.lapsed:{complaint.reference}",
             response_due_at=complaint.response_due_at,
             **mediator_information(complaint),
         )
@@ -354,7 +358,11 @@ def offer_make(
         if complaint.state != ComplaintState.ANSWERED:
             raise TransitionRefused(_("Offers can be exchanged once the merchant has answered."))
         if responds_to is not None:
-            if responds_to.complaint_id != complaint.pk or responds_to.side == side:
+            # Re-read under lock: the offer may have been withdrawn or answered meanwhile.
+            responds_to = (
+                Offer.objects.select_for_update().filter(pk=responds_to.pk, complaint=complaint).first()
+            )
+            if responds_to is None or responds_to.side == side:
                 raise InvalidInput(_("You can only counter an offer made by the other party."))
             if responds_to.status == OfferStatus.OPEN:
                 responds_to.status = OfferStatus.DECLINED

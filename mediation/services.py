@@ -102,6 +102,7 @@ def _notify(case: MediationCase, template: str, key: str, *, sides=None, **conte
     context = {
         "reference": case.reference,
         "complaint_reference": case.complaint.reference,
+        "time_zone": _tz(case),  # dates in e-mails are the body's local dates (D38)
         **context,
     }
     for side in sides:

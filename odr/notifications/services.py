@@ -39,6 +39,9 @@ def outbox_email(
             "created_at": clock.now(),
         },
     )
+    if not created and message.template != template:
+        # Two different e-mails under one key would silently drop the second: a bug, not a retry.
+        raise ValueError(f"Outbox key {key!r} already used for {message.template!r}, not {template!r}")
     if created:
         # Only after commit: nothing leaves before the change that caused it is durable.
         transaction.on_commit(lambda: enqueue(message.pk))

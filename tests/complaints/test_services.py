@@ -386,3 +386,22 @@ def test_file_complaint_command_refuses_a_merchant_as_consumer(agent, merchant):
 
     with pytest.raises(CommandError, match="Seul un consommateur peut déposer une réclamation"):
         call_command("file_complaint", "--consumer", agent.email, "--merchant", "Lumière")
+
+
+def test_d3_d8_response_period_runs_from_a_written_complaint_made_elsewhere(consumer, merchant):
+    """The merchant has had the written complaint since it was sent: a consumer who complained 350
+    days ago must not be kept waiting 30 more days while the one-year window closes (D8)."""
+    with travel(FILED):
+        complaint = file_complaint(consumer, merchant, written_complaint_at=FILED - timedelta(days=350))
+        assert complaint.response_due_at < FILED
+        case_refer(complaint=complaint, by=consumer, other_proceedings=False, acting_as_consumer=True)
+    complaint.refresh_from_db()
+    assert complaint.state == ComplaintState.REFERRED
+
+
+def test_d4_rejection_after_the_period_lapsed_still_sends_the_rejection_notice(complaint, agent):
+    with travel(datetime(2026, 4, 2, 8, 0, tzinfo=PARIS)):
+        complaint_response_lapsed(complaint=complaint)
+        complaint_answer(complaint=complaint, by=agent, decision="reject", text="Non, finalement.")
+    assert outbox("complaint_lapsed_d4").count() == 1
+    assert outbox("complaint_rejected_d4").count() == 1

@@ -513,3 +513,21 @@ def test_full_mediation_leaves_an_unbroken_audit_trail(proposal, consumer, agent
         ]
         result = audit_verify()
         assert result.ok and result.streams == 2
+
+
+def test_d38_case_emails_show_dates_in_the_bodys_time_zone(consumer, agent, mediator, body):
+    """A body in French Guiana (UTC−3): the saisine notice shows its local due date, not Paris's."""
+    from odr.notifications.emails import build_email
+
+    body.time_zone = "America/Cayenne"
+    body.save()
+    cayenne = ZoneInfo("America/Cayenne")
+    with travel(datetime(2026, 1, 10, 9, 0, tzinfo=cayenne)):
+        case = referred_case(consumer, agent.memberships.get().merchant, agent)
+    with travel(datetime(2026, 1, 31, 20, 30, tzinfo=cayenne)):  # already 1 February in Paris
+        case_open(case=case, by=mediator)
+    notice = outbox("case_saisine", to_user=consumer).get()
+    assert notice.context["time_zone"] == "America/Cayenne"
+    notice.language = "en"
+    text = build_email(notice).body
+    assert "May 1, 2026" in text  # 31 Jan + 90 days, 23:59:59 in Cayenne (2 May in Paris)
