@@ -125,3 +125,45 @@ def test_two_sweeps_at_the_same_moment_fire_each_deadline_once(consumer, other_c
     assert OutboxMessage.objects.filter(template="complaint_lapsed_d4").count() == 10
     assert AuditEvent.objects.filter(kind="complaint.response_period_lapsed").count() == 10
     assert audit_verify().ok
+
+
+def test_sweep_racing_merchant_answers_neither_deadlocks_nor_loses_an_answer(consumer, merchant, agent):
+    """The sweep must not hold deadline locks while a handler waits for a case that a service holds
+    (which then updates those deadlines): that order deadlocks, and PostgreSQL aborts one side."""
+    from datetime import timedelta
+
+    from odr import clock
+    from odr.deadlines.sweep import sweep_deadlines
+
+    with clock.at(clock.now() - timedelta(days=31)):
+        complaints = [file_complaint(consumer, merchant) for _ in range(12)]
+    errors, started = [], threading.Barrier(2)
+
+    def answer_all():
+        try:
+            started.wait()
+            for complaint in complaints:  # a lapsed complaint can still be answered (state stays filed)
+                complaint_answer(complaint=complaint, by=agent, decision="reject", text="Non.")
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def sweep():
+        try:
+            started.wait()
+            report = sweep_deadlines(batch_size=4)
+            errors.extend(report.failed)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=answer_all), threading.Thread(target=sweep)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert set(Complaint.objects.values_list("state", flat=True)) == {ComplaintState.ANSWERED}
+    assert audit_verify().ok

@@ -39,10 +39,11 @@ def deadline_close(*, subject, kind: DeadlineKind, cancelled: bool = False) -> D
     if deadline is None:
         return None
     now = clock.now()
-    if cancelled:
-        deadline.status = DeadlineStatus.CANCELLED
-    elif now > deadline.due_at and kind in DUTY_KINDS:
+    if now > deadline.due_at and kind in DUTY_KINDS:
+        # Late is late, however the duty ends (even cancelled by a withdrawal): the breach is kept.
         deadline.status = DeadlineStatus.BREACHED
+    elif cancelled:
+        deadline.status = DeadlineStatus.CANCELLED
     else:
         deadline.status = DeadlineStatus.MET
     deadline.closed_at = now

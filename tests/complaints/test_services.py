@@ -249,7 +249,8 @@ def test_strangers_cannot_post_messages(complaint, other_consumer):
 
 
 def test_d6_withdrawal_closes_and_tells_further_recourse(complaint, consumer):
-    complaint_withdraw(complaint=complaint, by=consumer, reason="Réglé par téléphone.")
+    with travel(FILED + timedelta(days=5)):
+        complaint_withdraw(complaint=complaint, by=consumer, reason="Réglé par téléphone.")
     complaint.refresh_from_db()
     assert complaint.state == ComplaintState.WITHDRAWN
     assert complaint.withdrawal_reason == "Réglé par téléphone."
@@ -405,3 +406,10 @@ def test_d4_rejection_after_the_period_lapsed_still_sends_the_rejection_notice(c
         complaint_answer(complaint=complaint, by=agent, decision="reject", text="Non, finalement.")
     assert outbox("complaint_lapsed_d4").count() == 1
     assert outbox("complaint_rejected_d4").count() == 1
+
+
+def test_withdrawal_after_the_merchant_let_its_period_lapse_keeps_the_breach(complaint, consumer):
+    with travel(FILED + timedelta(days=45)):
+        complaint_withdraw(complaint=complaint, by=consumer)
+    assert Deadline.objects.get(kind=DeadlineKind.MERCHANT_RESPONSE).status == DeadlineStatus.BREACHED
+    assert Deadline.objects.get(kind=DeadlineKind.REFERRAL_WINDOW).status == DeadlineStatus.CANCELLED

@@ -57,7 +57,10 @@ def test_d3_a_sweep_that_was_down_sends_only_the_closest_reminder(complaint):
     report = sweep_at(datetime(2026, 3, 31, 9, 0, tzinfo=PARIS))
     assert len(report.reminders) == 1
     assert [r.context["days_left"] for r in outbox("complaint_response_reminder")] == [2]
-    assert set(DeadlineEffect.objects.values_list("effect", flat=True)) == {"remind:2", "remind:7"}
+    assert set(DeadlineEffect.objects.values_list("effect", flat=True)) == {
+        "remind:2:20260401",
+        "remind:7:20260401",
+    }
 
 
 def test_d3_no_reminder_once_answered(complaint, agent):
@@ -91,8 +94,9 @@ def test_d12_admissibility_reminder_then_breach(consumer, merchant, agent, media
 def test_d18_outcome_reminders_14_and_3_days_then_overdue(consumer, merchant, agent, mediator):
     with travel(datetime(2026, 1, 31, 10, 0, tzinfo=PARIS)):
         case = open_case(consumer, merchant, agent, mediator)  # outcome due 1 May 23:59:59
-    sweep_at(datetime(2026, 4, 18, 8, 0, tzinfo=PARIS))
-    sweep_at(datetime(2026, 4, 29, 8, 0, tzinfo=PARIS))
+    assert sweep_at(datetime(2026, 4, 16, 23, 0, tzinfo=PARIS)).reminders == []  # 15 days left
+    sweep_at(datetime(2026, 4, 17, 8, 0, tzinfo=PARIS))  # 14 days left: the first reminder
+    sweep_at(datetime(2026, 4, 28, 8, 0, tzinfo=PARIS))  # 3 days left
     days = sorted(r.context["days_left"] for r in outbox("case_outcome_reminder", to_user=mediator))
     assert days == [3, 14]
     sweep_at(datetime(2026, 5, 2, 0, 0, 30, tzinfo=PARIS))
@@ -169,3 +173,21 @@ def test_one_failing_case_does_not_stop_the_sweep(complaint, consumer, merchant,
     # The failed one stays pending, with no effect recorded, for the next sweep.
     assert Deadline.objects.get(object_id=other.pk, kind=DeadlineKind.MERCHANT_RESPONSE).status == "pending"
     assert not DeadlineEffect.objects.filter(deadline__object_id=other.pk).exists()
+
+
+def test_d17_d18_an_extension_starts_the_reminders_again(consumer, merchant, agent, mediator):
+    from datetime import date
+
+    from mediation.services import case_extend
+
+    with travel(datetime(2026, 1, 31, 10, 0, tzinfo=PARIS)):
+        case = open_case(consumer, merchant, agent, mediator)  # outcome due 1 May
+    sweep_at(datetime(2026, 4, 17, 8, 0, tzinfo=PARIS))
+    sweep_at(datetime(2026, 4, 28, 8, 0, tzinfo=PARIS))
+    with travel(datetime(2026, 4, 30, 9, 0, tzinfo=PARIS)):
+        case_extend(case=case, by=mediator, reason="Expertise", new_due_date=date(2026, 6, 30))
+    sweep_at(datetime(2026, 6, 16, 8, 0, tzinfo=PARIS))  # 14 days before the new date
+    sweep_at(datetime(2026, 6, 27, 8, 0, tzinfo=PARIS))  # 3 days before
+    reminders = outbox("case_outcome_reminder", to_user=mediator)
+    assert sorted(r.context["days_left"] for r in reminders) == [3, 3, 14, 14]
+    assert {r.context["outcome_due_at"][:10] for r in reminders} == {"2026-05-01", "2026-06-30"}
