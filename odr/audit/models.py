@@ -25,6 +25,18 @@ class AuditEventQuerySet(models.QuerySet):
         raise AppendOnlyError("Audit events are append-only")
 
 
+class AuditStreamHead(models.Model):
+    """The end of one chain: its last sequence number and hash. Locked by every writer of that chain,
+    so appends to one chain are serialised whoever writes (a case's service, a consent withdrawal)."""
+
+    stream = models.CharField(max_length=32, primary_key=True)
+    last_seq = models.PositiveIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+    def __str__(self):
+        return f"{self.stream} @{self.last_seq}"
+
+
 class AuditEvent(models.Model):
     stream = models.CharField(
         _("case"), max_length=32, help_text=_("Reference of the case this chain belongs to.")

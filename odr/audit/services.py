@@ -2,12 +2,12 @@
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from odr import clock
 
 from .chain import HASHED_FIELDS, event_hash, normalise_payload
-from .models import GENESIS_HASH, AuditEvent
+from .models import GENESIS_HASH, AuditEvent, AuditStreamHead
 
 
 def audit_record(*, stream: str, kind: str, actor=None, actor_role: str = "", payload=None) -> AuditEvent:
@@ -19,9 +19,9 @@ def audit_record(*, stream: str, kind: str, actor=None, actor_role: str = "", pa
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record() must run inside the use case's transaction")
     payload = normalise_payload(payload or {})
-    last = AuditEvent.objects.filter(stream=stream).order_by("-seq").values("seq", "hash").first()
-    seq = last["seq"] + 1 if last else 1
-    prev_hash = last["hash"] if last else GENESIS_HASH
+    head = _lock_head(stream)
+    seq = head.last_seq + 1
+    prev_hash = head.last_hash
     fields = {
         "stream": stream,
         "seq": seq,
@@ -32,7 +32,33 @@ def audit_record(*, stream: str, kind: str, actor=None, actor_role: str = "", pa
         "payload": payload,
         "prev_hash": prev_hash,
     }
-    return AuditEvent.objects.create(**fields, hash=event_hash(**fields))
+    event = AuditEvent.objects.create(**fields, hash=event_hash(**fields))
+    head.last_seq, head.last_hash = seq, event.hash
+    head.save(update_fields=["last_seq", "last_hash"])
+    return event
+
+
+def _lock_head(stream: str) -> AuditStreamHead:
+    """Lock the chain's head row (created on first use; a concurrent creator is waited for)."""
+    head = AuditStreamHead.objects.select_for_update().filter(stream=stream).first()
+    if head is None:
+        try:
+            with transaction.atomic():
+                AuditStreamHead.objects.create(stream=stream)
+        except IntegrityError:
+            pass
+        head = AuditStreamHead.objects.select_for_update().get(stream=stream)
+    return head
+
+
+def _tail_problem(last: AuditEvent) -> str:
+    """The chain's head row remembers its last event: a chain that ends earlier lost its tail."""
+    head = AuditStreamHead.objects.filter(stream=last.stream).first()
+    if head is not None and (head.last_seq, head.last_hash) != (last.seq, last.hash):
+        return (
+            f"the chain ends at #{last.seq} but its head records #{head.last_seq}: later events were removed"
+        )
+    return ""
 
 
 def _hashed_fields(event: AuditEvent) -> dict:
@@ -67,8 +93,11 @@ def audit_verify(*, stream: str | None = None) -> ChainVerification:
     current_stream = None
     expected_prev = GENESIS_HASH
     expected_seq = 1
+    last_event = None
     for event in events.iterator(chunk_size=2000):
         if event.stream != current_stream:
+            if last_event is not None and (tail := _tail_problem(last_event)):
+                return ChainVerification(checked, streams, last_event, tail)
             current_stream = event.stream
             streams += 1
             expected_prev = GENESIS_HASH
@@ -87,4 +116,7 @@ def audit_verify(*, stream: str | None = None) -> ChainVerification:
         checked += 1
         expected_prev = event.hash
         expected_seq += 1
+        last_event = event
+    if last_event is not None and (tail := _tail_problem(last_event)):
+        return ChainVerification(checked, streams, last_event, tail)
     return ChainVerification(checked, streams)

@@ -106,6 +106,13 @@ def test_d34_deleted_event_is_found(chain):
     assert "sequence number 3 where 2 was expected" in result.problem
 
 
+def test_d34_deleted_last_event_is_found_through_the_chains_head(chain):
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [chain[2].pk])
+    result = audit_verify()
+    assert result.broken_event.pk == chain[1].pk
+    assert "later events were removed" in result.problem
+
+
 def test_d34_orm_refuses_update_and_delete(chain):
     event = chain[0]
     event.kind = "something.else"
