@@ -130,8 +130,15 @@ STORAGES = {
     },
 }
 
-# The embedded default keeps e-mails in the database and shows them at /dev/mailbox/ (DEBUG only).
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="odr.notifications.devmailbox.DevMailboxBackend")
+# E-mail: EMAIL_URL (smtp+tls://user:password@host:587, see django-environ) in production. Without
+# it, e-mails are kept in the database and shown at /dev/mailbox/ — which odr/startup.py refuses
+# outside DEBUG, so that a deployment cannot "send" legal notices into a table by mistake.
+DEV_MAILBOX_BACKEND = "odr.notifications.devmailbox.DevMailboxBackend"
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=DEV_MAILBOX_BACKEND)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # a hung SMTP server must not hold an outbox lock
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ODR <no-reply@localhost>")
 
 if not DEBUG:

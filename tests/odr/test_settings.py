@@ -28,9 +28,34 @@ def test_production_refuses_to_start_without_secret_key():
     assert "SECRET_KEY is not set: refusing to serve" in result.stderr
 
 
-def test_production_starts_with_a_secret_key():
-    result = start_wsgi(SECRET_KEY="a-real-secret-" + "x" * 40, DEBUG="0")
+def test_production_starts_with_a_secret_key_and_a_mail_server():
+    result = start_wsgi(
+        SECRET_KEY="a-real-secret-" + "x" * 40, DEBUG="0", EMAIL_URL="smtp+tls://u:p@mail.example.test:587"
+    )
     assert result.returncode == 0, result.stderr
+
+
+def test_production_refuses_to_send_legal_notices_into_the_dev_mailbox():
+    result = start_wsgi(SECRET_KEY="a-real-secret-" + "x" * 40, DEBUG="0")
+    assert result.returncode != 0
+    assert "E-mail would go to the dev mailbox" in result.stderr
+
+
+def test_seed_demo_refuses_to_run_outside_debug():
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    env.update(ODR_ENV_FILE=os.devnull, DATABASE_URL="sqlite:///:memory:")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and "runs only with DEBUG=1" in result.stderr
 
 
 def test_development_starts_with_debug_and_no_key():

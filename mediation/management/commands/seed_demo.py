@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from complaints.models import Complaint
 from mediation.demo import DEMO_PASSWORD, LOGINS, seed_demo
@@ -9,6 +10,9 @@ class Command(BaseCommand):
     help = "Create the demo data (idempotent) and print the demo logins."
 
     def handle(self, *args, **options):
+        if not (settings.DEBUG or settings.TESTING):
+            # The demo's superuser and its published password must never reach a real deployment.
+            raise CommandError("seed_demo creates well-known demo accounts: it runs only with DEBUG=1.")
         created = seed_demo()
         if created:
             self.stdout.write(self.style.SUCCESS("Demo data created."))
