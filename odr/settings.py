@@ -176,7 +176,10 @@ ODR_SIGNING_KEYS_DIR = Path(env.str("ODR_SIGNING_KEYS_DIR", default=str(BASE_DIR
 ODR_PUBLIC_URL = env.str("ODR_PUBLIC_URL", default="http://127.0.0.1:8000")
 ODR_CONSENT_POLICY_URL = env.str("ODR_CONSENT_POLICY_URL", default=ODR_PUBLIC_URL + "/privacy/")
 ODR_CONTROLLER_NAME = env.str("ODR_CONTROLLER_NAME", default="ODR platform (demo)")
-ODR_CONTROLLER_CONTACT = env.str("ODR_CONTROLLER_CONTACT", default="dpo@localhost")
+ODR_CONTROLLER_CONTACT = env.str("ODR_CONTROLLER_CONTACT", default="Data protection officer")
+ODR_CONTROLLER_ADDRESS = env.str("ODR_CONTROLLER_ADDRESS", default="1 rue de la Démo, 75001 Paris, France")
+ODR_CONTROLLER_EMAIL = env.str("ODR_CONTROLLER_EMAIL", default="dpo@localhost")
+ODR_CONTROLLER_PHONE = env.str("ODR_CONTROLLER_PHONE", default="+33 1 00 00 00 00")
 
 # --- Celery (odr/celery.py). Reliability first: a task is acknowledged only once done, a task whose
 # --- worker died is redelivered, heavy queues take one task at a time, JSON only.

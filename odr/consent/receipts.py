@@ -97,8 +97,12 @@ def receipt_claims(
         "piiPrincipalId": principal_id(record.person),
         "piiControllers": [
             {
+                # Kantara CR v1.1 requires contact, address, email and phone for each controller.
                 "piiController": settings.ODR_CONTROLLER_NAME,
                 "contact": settings.ODR_CONTROLLER_CONTACT,
+                "address": settings.ODR_CONTROLLER_ADDRESS,
+                "email": settings.ODR_CONTROLLER_EMAIL,
+                "phone": settings.ODR_CONTROLLER_PHONE,
                 "piiControllerUrl": settings.ODR_PUBLIC_URL,
             }
         ],

@@ -12,6 +12,7 @@ Withdrawing is one call taking the record and the person, like giving (D33); a s
 """
 
 import hashlib
+import logging
 import uuid
 from datetime import datetime
 
@@ -27,6 +28,8 @@ from odr.notifications.services import outbox_email
 
 from .models import ConsentPurpose, ConsentReceipt, ConsentRecord, ConsentState
 from .receipts import receipt_claims, receipt_sign
+
+log = logging.getLogger(__name__)
 
 NO_LONGER_IN_FORCE = _("This consent is no longer in force: it was already withdrawn or has expired.")
 
@@ -153,6 +156,10 @@ def consents_expire_due() -> int:
     due = ConsentRecord.objects.filter(state=ConsentState.GIVEN, valid_until__lte=clock.now())
     count = 0
     for record in due.iterator():
-        consent_expire(record=record)
+        try:
+            consent_expire(record=record)
+        except Exception:  # one failure must not stop the others; the next run tries it again
+            log.exception("consent %s could not be expired", record.pk)
+            continue
         count += 1
     return count

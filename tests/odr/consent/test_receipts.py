@@ -46,7 +46,10 @@ def test_d31_receipt_has_kantara_required_fields_and_iso27560_event(consumer):
     assert claims["piiControllers"] == [
         {
             "piiController": "ODR platform (demo)",
-            "contact": "dpo@localhost",
+            "contact": "Data protection officer",
+            "address": "1 rue de la Démo, 75001 Paris, France",
+            "email": "dpo@localhost",
+            "phone": "+33 1 00 00 00 00",
             "piiControllerUrl": "http://127.0.0.1:8000",
         }
     ]
