@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from odr import clock
 from odr.audit.services import audit_record
 from odr.consent.models import ConsentPurpose
-from odr.consent.services import consent_give
+from odr.consent.services import consent_give, consent_withdraw
 from odr.deadlines.calendar import period_end
 from odr.deadlines.models import DeadlineKind
 from odr.deadlines.services import deadline_close, deadline_open
@@ -488,6 +488,24 @@ def complaint_withdraw(*, complaint: Complaint, by, reason: str = "") -> Complai
         _notify_merchant(complaint, "complaint_withdrawn", f"complaint.withdrawn:{complaint.reference}")
         _tell_further_recourse(complaint, ComplaintState.WITHDRAWN)
     return complaint
+
+
+def complaint_consent_withdraw(*, complaint: Complaint, by, record) -> Complaint:
+    """D33 (GDPR 7(3)): the consumer withdraws a consent given at filing, in one step like giving it.
+
+    Without the consent to process or share its data the complaint cannot go on: an open complaint
+    is withdrawn (and the merchant told), as the notice said. A *withdrawn* receipt is issued. Locks
+    the complaint first, then the person (consent_withdraw), like every other use case.
+    """
+    with transaction.atomic():
+        complaint = lock(complaint)
+        _require(is_complaint_consumer, by, complaint)
+        if record.case_reference != complaint.reference:
+            raise Forbidden()
+        consent_withdraw(record=record, by=by)
+        if complaint.is_open:
+            complaint_withdraw(complaint=complaint, by=by, reason=str(_("Consent withdrawn.")))
+    return Complaint.objects.get(pk=complaint.pk)
 
 
 def complaint_expire(*, complaint: Complaint) -> Complaint:

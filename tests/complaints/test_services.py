@@ -413,3 +413,22 @@ def test_withdrawal_after_the_merchant_let_its_period_lapse_keeps_the_breach(com
         complaint_withdraw(complaint=complaint, by=consumer)
     assert Deadline.objects.get(kind=DeadlineKind.MERCHANT_RESPONSE).status == DeadlineStatus.BREACHED
     assert Deadline.objects.get(kind=DeadlineKind.REFERRAL_WINDOW).status == DeadlineStatus.CANCELLED
+
+
+def test_d33_withdrawing_the_processing_consent_closes_the_complaint(
+    complaint, consumer, agent, other_consumer
+):
+    from complaints.services import complaint_consent_withdraw
+    from odr.consent.models import ConsentPurpose, ConsentReceipt, ConsentRecord
+
+    record = ConsentRecord.objects.get(
+        case_reference=complaint.reference, purpose=ConsentPurpose.COMPLAINT_PROCESSING
+    )
+    with pytest.raises(Forbidden):
+        complaint_consent_withdraw(complaint=complaint, by=other_consumer, record=record)
+    with travel(FILED + timedelta(days=2)):
+        complaint = complaint_consent_withdraw(complaint=complaint, by=consumer, record=record)
+    assert complaint.state == ComplaintState.WITHDRAWN
+    assert ConsentReceipt.objects.filter(record=record, event_type="withdrawn").count() == 1
+    assert outbox("complaint_withdrawn", to_user=agent).exists()
+    assert events(complaint)[-2:] == ["consent.withdrawn", "complaint.withdrawn"]
