@@ -669,6 +669,7 @@ def proposal_issue(*, case: MediationCase, by, solution: str, acceptance_days: i
             "proposal_issued",
             f"proposal.issued:{proposal.pk}",
             acceptance_due_at=proposal.acceptance_due_at,
+            statements=proposal.statements,  # D24: exactly what is stored with the proposal
         )
     return proposal
 

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from mediation.statements import LIMITATION_RESTARTS, WITHDRAWAL_AT_ANY_TIME, in_languages
+from mediation.statements import (
+    LIMITATION_RESTARTS,
+    WITHDRAWAL_AT_ANY_TIME,
+    in_languages,
+    statements_snapshot,
+)
 from odr.accounts.models import User
 from odr.notifications import emails
 from odr.notifications.models import OutboxMessage
@@ -106,7 +111,11 @@ def contexts() -> dict[str, dict]:
         "case_conflict_disclosed": {**party, "text": "I once worked for the merchant's parent company."},
         "case_representative_added": mediator,
         "case_message": {**party, "private": True, "body": "SECRET-BODY"},
-        "proposal_issued": {**party, "acceptance_due_at": "2026-04-15T21:59:59Z"},
+        "proposal_issued": {
+            **party,
+            "acceptance_due_at": "2026-04-15T21:59:59Z",
+            "statements": statements_snapshot(),
+        },
         "proposal_answered": {**mediator, "side": "merchant"},
         "case_closed": {
             **party,
