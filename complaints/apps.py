@@ -11,8 +11,10 @@ class ComplaintsConfig(AppConfig):
         # The deadline sweep (odr.deadlines) calls back into this stage by deadline kind.
         from odr.deadlines.models import DeadlineKind
         from odr.deadlines.sweep import DeadlineHandler, register_deadline_handler
+        from odr.documents.models import DocumentKind
+        from odr.documents.services import register_document_builder
 
-        from . import services
+        from . import documents, services
 
         register_deadline_handler(
             DeadlineKind.MERCHANT_RESPONSE,
@@ -28,3 +30,6 @@ class ComplaintsConfig(AppConfig):
             DeadlineKind.REFERRAL_WINDOW,
             DeadlineHandler(on_due=lambda complaint: services.complaint_expire(complaint=complaint)),
         )
+        # The stage's PDF/A documents (odr.documents): acknowledgement (D1), mediator information (D4).
+        register_document_builder(DocumentKind.COMPLAINT_ACKNOWLEDGEMENT, documents.acknowledgement_spec)
+        register_document_builder(DocumentKind.MEDIATOR_NOTICE, documents.mediator_notice_spec)

@@ -4,6 +4,7 @@ The stages register, per document kind, a builder that returns what to render; t
 imports them (`register_document_builder`, in their AppConfig.ready).
 """
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -14,6 +15,7 @@ from datetime import timedelta
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import translation
 
 from odr import clock
 from odr.audit.services import audit_record
@@ -106,17 +108,27 @@ def document_render(document_id: int) -> GeneratedDocument | None:
     """Render a pending document now (the `pdf` queue's task, or a command) and record its fingerprint."""
     if GeneratedDocument.objects.filter(pk=document_id, kind__in=list(_producers)).exists():
         return _produce(document_id)
-    with transaction.atomic():
-        document = (
-            GeneratedDocument.objects.select_for_update(skip_locked=True).filter(pk=document_id).first()
+    try:
+        with transaction.atomic():
+            document = (
+                GeneratedDocument.objects.select_for_update(skip_locked=True).filter(pk=document_id).first()
+            )
+            if document is None or document.status != DocumentStatus.PENDING:
+                return document
+            with translation.override(document.language):
+                spec = _builders[document.kind](document)
+            rendered = render_spec(spec, language=document.language)
+            document.file.save(spec.filename, ContentFile(rendered.content), save=False)
+            _mark_ready(document, filename=spec.filename, sha256=rendered.sha256, size=len(rendered.content))
+            _audit_fingerprint(document, spec.audit_stream)
+    except Exception as exc:
+        # Rolled back: record the failure outside that transaction, so that the row is not retried
+        # for ever and the person who asked sees that it failed (and can ask again).
+        log.exception("document %s failed", document_id)
+        GeneratedDocument.objects.filter(pk=document_id, status=DocumentStatus.PENDING).update(
+            status=DocumentStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
         )
-        if document is None or document.status != DocumentStatus.PENDING:
-            return document
-        spec = _builders[document.kind](document)
-        rendered = render_spec(spec, language=document.language)
-        document.file.save(spec.filename, ContentFile(rendered.content), save=False)
-        _mark_ready(document, filename=spec.filename, sha256=rendered.sha256, size=len(rendered.content))
-        _audit_fingerprint(document, spec.audit_stream)
+        raise
     return document
 
 
@@ -186,5 +198,6 @@ def documents_render_pending(*, older_than_seconds: int = 60) -> int:
         )[:20]
     )
     for document_id in ids:
-        document_render(document_id)
+        with contextlib.suppress(Exception):  # a failure is marked on the row by document_render
+            document_render(document_id)
     return len(ids)

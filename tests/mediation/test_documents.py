@@ -230,3 +230,20 @@ def test_body_documents_are_for_that_bodys_compliance_officers_only(
             == 404
         )
     assert GeneratedDocument.objects.count() == 1
+
+
+def test_a_document_that_cannot_be_built_is_marked_failed_and_not_retried(db):
+    from odr.documents.models import DocumentStatus
+    from odr.documents.services import documents_render_pending
+
+    with transaction.atomic():
+        document = document_request(
+            kind=DocumentKind.MEDIATION_RECORD,
+            subject_reference="M-2026-999999",
+            parameters={"audience": "full"},
+        )
+    with pytest.raises(Exception, match="does not exist"):
+        document_render(document.pk)
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.FAILED and "does not exist" in document.error
+    assert documents_render_pending(older_than_seconds=0) == 0  # no longer pending: not retried
