@@ -20,12 +20,16 @@ def po_entries(path: Path) -> list[tuple[str, str, bool]]:
             context = _unquote(line[8:])
         elif line.startswith("msgid "):
             msgid, field = _unquote(line[6:]), "id"
+        elif line.startswith("msgid_plural "):
+            field = "other"  # plural forms: the singular is what gettext() looks up
         elif line.startswith(("msgstr ", "msgstr[0] ")):
             msgstr, field = _unquote(line.split(" ", 1)[1]), "str"
+        elif line.startswith("msgstr["):
+            field = "other"
         elif line.startswith('"') and field:
             if field == "id":
                 msgid += _unquote(line)
-            else:
+            elif field == "str":
                 msgstr += _unquote(line)
         elif not line.strip():
             if msgid:
