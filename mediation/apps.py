@@ -14,10 +14,11 @@ class MediationConfig(AppConfig):
         from odr.documents.models import DocumentKind
         from odr.documents.services import register_document_builder, register_document_producer
 
-        from . import documents, export, services
+        from . import documents, export, reports, services
 
         register_document_builder(DocumentKind.MEDIATION_RECORD, documents.mediation_record_spec)
         register_document_producer(DocumentKind.CASE_EXPORT, export.export_cases_produce)
+        register_document_builder(DocumentKind.ANNUAL_REPORT, reports.annual_report_spec)
 
         register_deadline_handler(
             DeadlineKind.ADMISSIBILITY,
