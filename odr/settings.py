@@ -86,9 +86,16 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Row locks do not exist on SQLite; a busy timeout keeps the demo's web, worker and beat
-    # processes from failing on each other's writes.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The demo runs web, worker and beat on one SQLite file. A deferred transaction that turns into a
+    # writer fails at once ("database is locked") whatever the timeout; IMMEDIATE takes the write lock
+    # at BEGIN and waits for it, and WAL lets readers go on while one process writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
