@@ -18,7 +18,7 @@ from odr.accounts.models import MERCHANT_ROLES, User
 from odr.accounts.selectors import is_mediator_of
 from odr.audit.services import audit_record
 from odr.consent.models import ConsentPurpose
-from odr.consent.services import consent_give
+from odr.consent.services import consent_give, consent_withdraw
 from odr.deadlines.calendar import end_of_local_day, period_end, zone
 from odr.deadlines.models import DeadlineKind
 from odr.deadlines.services import deadline_close, deadline_move, deadline_open, deadline_pending
@@ -781,6 +781,22 @@ def case_withdraw(*, case: MediationCase, by, reason: str = "") -> MediationCase
         _notify_mediators(case, "case_withdrawn", f"case.withdrawn:{case.reference}", side=side)
         _closure_notice(case)
     return case
+
+
+def case_consent_withdraw(*, case: MediationCase, by, record) -> MediationCase:
+    """D33 (GDPR 7(3)), D19: a party withdraws a consent given in this mediation — entering it, or an
+    answer to a proposal — in one step. Without its consent the mediation cannot go on: an active case
+    is discontinued, recording who and why. Locks the case first, then the person, like every use case.
+    """
+    with transaction.atomic():
+        case = lock(case)
+        _side_of(by, case)  # a party of this case, or Forbidden
+        if record.case_reference != case.reference:
+            raise Forbidden()
+        consent_withdraw(record=record, by=by)
+        if case.is_active:
+            case_withdraw(case=case, by=by, reason=str(_("Consent withdrawn.")))
+    return MediationCase.objects.get(pk=case.pk)
 
 
 def case_merchant_decline(*, case: MediationCase, by, reason: str = "") -> MediationCase:

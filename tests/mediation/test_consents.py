@@ -65,3 +65,20 @@ def complaint_outbox(complaint):
     from odr.notifications.models import OutboxMessage
 
     return list(OutboxMessage.objects.filter(case_reference=complaint.reference))
+
+
+def test_d33_withdrawing_the_consent_to_enter_mediation_discontinues_the_case(
+    consumer, merchant, agent, other_consumer
+):
+    from mediation.models import CaseState, MediationCase
+    from mediation.services import case_consent_withdraw
+    from odr.errors import Forbidden
+
+    case = referred_case(consumer, merchant, agent)
+    record = ConsentRecord.objects.get(case_reference=case.reference, purpose=ConsentPurpose.ENTER_MEDIATION)
+    with pytest.raises(Forbidden):
+        case_consent_withdraw(case=case, by=other_consumer, record=record)
+    case = case_consent_withdraw(case=case, by=consumer, record=record)
+    assert case.state == CaseState.DISCONTINUED and case.closed_by == consumer
+    assert ConsentReceipt.objects.filter(record=record, event_type="withdrawn").count() == 1
+    assert MediationCase.objects.get(pk=case.pk).closure_reason
