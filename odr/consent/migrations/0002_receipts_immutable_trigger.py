@@ -6,36 +6,16 @@ personal data (a pseudonymous principal id), so retention (D35) never needs to r
 
 from django.db import migrations
 
-CREATE = """
-CREATE OR REPLACE FUNCTION consent_receipt_refuse_change() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'consent receipts are immutable (%% refused on consent_consentreceipt)', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-
-CREATE TRIGGER consent_receipt_immutable
-    BEFORE UPDATE OR DELETE ON consent_consentreceipt
-    FOR EACH ROW EXECUTE FUNCTION consent_receipt_refuse_change();
-"""
-
-DROP = """
-DROP TRIGGER IF EXISTS consent_receipt_immutable ON consent_consentreceipt;
-DROP FUNCTION IF EXISTS consent_receipt_refuse_change();
-"""
-
-
-def install(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=())
-
-
-def remove(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=())
+from odr.dbtriggers import refuse_changes
 
 
 class Migration(migrations.Migration):
     dependencies = [("consent", "0001_initial")]
 
-    operations = [migrations.RunPython(install, remove)]
+    operations = [
+        refuse_changes(
+            table="consent_consentreceipt",
+            trigger="consent_receipt_immutable",
+            message="consent receipts are immutable",
+        )
+    ]
