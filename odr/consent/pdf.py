@@ -10,9 +10,8 @@ import zlib
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from odr.errors import InvalidInput
@@ -27,35 +26,34 @@ MAX_JWS_BYTES = 64 * 1024
 
 
 def receipt_pdf(receipt: ConsentReceipt) -> bytes:
-    # Imported here: WeasyPrint takes half a second to import, and only this function needs it.
-    from weasyprint import HTML, Attachment
-    from weasyprint.urls import URLFetcher
+    """The receipt as PDF/A-3b, through the platform's renderer (odr.documents.rendering)."""
+    from odr.documents.rendering import PdfAttachment, render_pdf
 
-    record = receipt.record
     claims = receipt.payload
-    with translation.override(claims.get("language") or settings.LANGUAGE_CODE):
-        with timezone.override(settings.ODR_DEFAULT_TIME_ZONE):
-            html = render_to_string(
-                "pdf/consent_receipt.html",
-                {
-                    "receipt": receipt,
-                    "record": record,
-                    "claims": claims,
-                    "controller": claims["piiControllers"][0],
-                    "time_zone": settings.ODR_DEFAULT_TIME_ZONE,
-                    "verify_url": settings.ODR_PUBLIC_URL.rstrip("/") + reverse("consent:verify"),
-                },
-            )
+    language = claims.get("language") or settings.LANGUAGE_CODE
+    with translation.override(language):
         description = str(_("Signed consent receipt (compact JWS)"))
-    fetcher = URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
-    return HTML(string=html, url_fetcher=fetcher).write_pdf(
-        pdf_variant="pdf/a-3b",
+    return render_pdf(
+        template="pdf/consent_receipt.html",
+        context={
+            "receipt": receipt,
+            "record": receipt.record,
+            "claims": claims,
+            "controller": claims["piiControllers"][0],
+            "time_zone": settings.ODR_DEFAULT_TIME_ZONE,
+            "verify_url": settings.ODR_PUBLIC_URL.rstrip("/") + reverse("consent:verify"),
+        },
+        language=language,
+        time_zone=settings.ODR_DEFAULT_TIME_ZONE,
         attachments=[
-            Attachment(
-                string=receipt.jws, name=ATTACHMENT_NAME, description=description, relationship="Source"
+            PdfAttachment(
+                name=ATTACHMENT_NAME,
+                content=receipt.jws.encode(),
+                description=description,
+                relationship="Source",
             )
         ],
-    )
+    ).content
 
 
 def receipt_attachments(message) -> list[tuple[str, bytes, str]]:
