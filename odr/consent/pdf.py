@@ -2,7 +2,7 @@
 an embedded file, `receipt.jws`, so that the PDF alone is enough to verify it on the public page.
 
 PDF/A-3 because PDF/A-2 forbids (and WeasyPrint silently drops) a non-PDF embedded file. Rendering
-makes no request at all: only data: URLs are fetched, fonts are the system's DejaVu.
+makes no request at all (odr.documents.rendering: data: URLs and our static files only, DejaVu fonts).
 """
 
 import io
