@@ -224,3 +224,83 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.complaint} {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class Evidence(models.Model):
+    """A file a party added to a complaint: a receipt, photos, the earlier written complaint (D7).
+
+    Files are checked by their bytes (odr.documents.uploads), stored under random names and served
+    only through a permission-checked view. While the consumer is still writing the complaint, the
+    file belongs to the draft; filing moves it to the complaint.
+    """
+
+    complaint = models.ForeignKey(
+        Complaint, on_delete=models.CASCADE, null=True, blank=True, related_name="evidence"
+    )
+    draft = models.ForeignKey(
+        "ComplaintDraft", on_delete=models.CASCADE, null=True, blank=True, related_name="evidence"
+    )
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    side = models.CharField(_("added by"), max_length=16, choices=PartySide.choices)
+    file = models.FileField(_("file"), max_length=200)
+    original_name = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(_("type"), max_length=64)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_at = models.DateTimeField(_("added"))
+
+    class Meta:
+        verbose_name = _("evidence file")
+        verbose_name_plural = _("evidence files")
+        ordering = ["uploaded_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(complaint__isnull=False, draft__isnull=True)
+                | Q(complaint__isnull=True, draft__isnull=False),
+                name="evidence_on_complaint_xor_draft",
+            ),
+        ]
+
+    def __str__(self):
+        return self.original_name
+
+
+class ComplaintDraft(models.Model):
+    """A complaint the consumer is still writing: it survives a reload, a closed tab, a lost phone
+    signal. One per consumer; filing it deletes it."""
+
+    consumer = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="complaint_draft"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    invitation = models.ForeignKey(
+        "MerchantInvitation", on_delete=models.SET_NULL, null=True, blank=True, related_name="drafts"
+    )
+    data = models.JSONField(_("answers so far"), default=dict, blank=True)
+    updated_at = models.DateTimeField(_("last saved"))
+
+    class Meta:
+        verbose_name = _("complaint draft")
+        verbose_name_plural = _("complaint drafts")
+
+    def __str__(self):
+        return f"draft of {self.consumer_id}"
+
+
+class MerchantInvitation(models.Model):
+    """A consumer's merchant is not on the platform yet: it is invited by e-mail to join and
+    designate its consumer mediator (D5); the consumer's draft is kept until it does."""
+
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("merchant's name"), max_length=200)
+    website = models.URLField(_("website"), blank=True)
+    email = models.EmailField(_("merchant's e-mail address"))
+    invited_at = models.DateTimeField(_("invited"))
+
+    class Meta:
+        verbose_name = _("merchant invitation")
+        verbose_name_plural = _("merchant invitations")
+        ordering = ["-invited_at"]
+
+    def __str__(self):
+        return self.name

@@ -18,6 +18,8 @@ from odr.documents.models import GeneratedDocument
 from odr.documents.rendering import PdfAttachment
 from odr.documents.services import DocumentSpec
 
+from complaints.timeline import COMPLAINT_EVENT_LABELS
+
 from .models import PRIVATE_AUDIENCE_OF, Audience, CaseMessage, MediationCase, ProposalResponse
 from .statements import LIMITATION_RESTARTS, WITHDRAWAL_AT_ANY_TIME
 
@@ -25,16 +27,7 @@ FULL = "full"
 
 # What each audit event means, for people reading the timeline (unknown kinds show their code).
 EVENT_LABELS = {
-    "complaint.filed": _("Complaint filed"),
-    "complaint.answered": _("Merchant answered"),
-    "complaint.response_period_lapsed": _("Merchant's response period lapsed"),
-    "complaint.message": _("Message about the complaint"),
-    "complaint.referred": _("Dispute referred to the mediator"),
-    "complaint.resolved": _("Complaint resolved"),
-    "complaint.withdrawn": _("Complaint withdrawn"),
-    "complaint.expired": _("Referral period over"),
-    "consent.given": _("Consent given (receipt issued)"),
-    "consent.withdrawn": _("Consent withdrawn (receipt issued)"),
+    **COMPLAINT_EVENT_LABELS,
     "case.received": _("Referral received"),
     "case.assigned": _("Mediator assigned"),
     "case.documents_requested": _("Documents requested"),
@@ -54,7 +47,6 @@ EVENT_LABELS = {
     "case.no_agreement": _("Closed without agreement"),
     "case.discontinued": _("Discontinued: a party withdrew"),
     "case.merchant_declined": _("The merchant declined to take part"),
-    "document.generated": _("Document generated"),
 }
 RECORD_AUDIENCES = (PartySide.CONSUMER, PartySide.MERCHANT, FULL)
 

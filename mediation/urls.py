@@ -1,10 +1,11 @@
 from django.urls import path
 
-from .views import compliance, documents
+from .views import compliance, documents, parties
 
 app_name = "mediation"
 
 urlpatterns = [
+    path("complaints/<str:reference>/refer/", parties.refer, name="refer"),
     path("cases/<str:reference>/documents/", documents.case_documents, name="case_documents"),
     path(
         "cases/<str:reference>/documents/generate/",

@@ -1,18 +1,20 @@
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from odr import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("portal/", views.portal, name="portal"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("odr.consent.urls")),
+    path("", include("odr.accounts.urls")),
+    path("", include("complaints.urls")),
+    path("", include("complaints.merchant_urls")),
     path("", include("mediation.urls")),
-    # Plain Django log-in until the portals bring django-allauth.
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]
 
 if settings.DEBUG:
