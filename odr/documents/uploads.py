@@ -195,10 +195,27 @@ def _check_image(file, *, pillow_format: str) -> None:
         file.seek(0)
         with Image.open(file, formats=[pillow_format]) as image:
             image.load()
+        # WeasyPrint sets Pillow's global LOAD_TRUNCATED_IMAGES on import, after which load() pads a
+        # truncated image with grey instead of failing: check that the file really ends.
+        if not _ends_properly(file, pillow_format):
+            raise ValueError("truncated image")
     except Exception:
         # Hostile images reach Pillow's decoders, which raise many types (OSError, SyntaxError,
         # ValueError, DecompressionBombError…); each means the image cannot be used.
         raise InvalidInput(_("This image could not be read."), code="upload_image_invalid") from None
+
+
+# The marker that closes each format's data: PNG's IEND chunk, JPEG's EOI (which some cameras follow
+# with a trailer of their own, hence a window rather than the very last bytes).
+END_MARKERS = {"PNG": (b"IEND\xaeB`\x82", 12), "JPEG": (b"\xff\xd9", 64 * 1024)}
+
+
+def _ends_properly(file, pillow_format: str) -> bool:
+    marker, window = END_MARKERS[pillow_format]
+    file.seek(0, 2)
+    size = file.tell()
+    file.seek(max(0, size - window))
+    return marker in file.read(window)
 
 
 def _too_large(limit: int) -> InvalidInput:
