@@ -69,7 +69,11 @@ def merchant_invite(*, draft: ComplaintDraft, by, name: str, website: str, email
         raise InvalidInput(_("Give the merchant's name and an e-mail address where it can be reached."))
     with transaction.atomic():
         invitation = MerchantInvitation.objects.create(
-            invited_by=by, name=name.strip(), website=website.strip(), email=email.strip(), invited_at=clock.now()
+            invited_by=by,
+            name=name.strip(),
+            website=website.strip(),
+            email=email.strip(),
+            invited_at=clock.now(),
         )
         draft.merchant = None
         draft.invitation = invitation
@@ -99,7 +103,9 @@ def draft_file(*, draft: ComplaintDraft, by, consents_accepted: bool, language: 
     if draft.merchant is None:
         raise InvalidInput(_("Choose the merchant your complaint is about."))
     if not consents_accepted:
-        raise InvalidInput(_("Tick both consents: without them the complaint cannot be sent to the merchant."))
+        raise InvalidInput(
+            _("Tick both consents: without them the complaint cannot be sent to the merchant.")
+        )
     data = draft.data
     if data.get("category") not in Category.values:
         raise InvalidInput(_("Choose what the problem is about."))
@@ -116,7 +122,9 @@ def draft_file(*, draft: ComplaintDraft, by, consents_accepted: bool, language: 
             order_date=date.fromisoformat(data["order_date"]) if data.get("order_date") else None,
             amount_cents=_cents(data.get("amount", "")),
             currency=data.get("currency") or "EUR",
-            written_complaint_at=written_complaint_moment(written_date, draft.merchant) if written_date else None,
+            written_complaint_at=written_complaint_moment(written_date, draft.merchant)
+            if written_date
+            else None,
             language=language,
         )
         for evidence in Evidence.objects.filter(draft=draft).order_by("pk"):
@@ -130,5 +138,7 @@ def draft_file(*, draft: ComplaintDraft, by, consents_accepted: bool, language: 
 
 def written_complaint_moment(day: str, merchant):
     """D7: a complaint written elsewhere on `day` counts from the start of that day in the body's zone."""
-    moment = datetime.combine(date.fromisoformat(day), time(0, 0), ZoneInfo(merchant.mediation_body.time_zone))
+    moment = datetime.combine(
+        date.fromisoformat(day), time(0, 0), ZoneInfo(merchant.mediation_body.time_zone)
+    )
     return min(moment, clock.now())

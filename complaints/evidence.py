@@ -96,7 +96,11 @@ def draft_evidence_add(*, draft: ComplaintDraft, by, file) -> Evidence:
 
 def draft_evidence_remove(*, draft: ComplaintDraft, by, evidence_id: int) -> None:
     with transaction.atomic():
-        evidence = Evidence.objects.select_for_update().filter(pk=evidence_id, draft=draft, draft__consumer=by).first()
+        evidence = (
+            Evidence.objects.select_for_update()
+            .filter(pk=evidence_id, draft=draft, draft__consumer=by)
+            .first()
+        )
         if evidence is None:
             raise InvalidInput(_("This file is not part of your draft."))
         name = evidence.file.name

@@ -37,7 +37,9 @@ class DetailsForm(forms.Form):
         label=_("What do you want from the merchant?"), widget=forms.Textarea(attrs={"rows": 3})
     )
     written_complaint_date = forms.DateField(
-        label=_("Did you already complain to the merchant in writing elsewhere? Date of that letter or e-mail"),
+        label=_(
+            "Did you already complain to the merchant in writing elsewhere? Date of that letter or e-mail"
+        ),
         help_text=_("Leave empty if this is your first written complaint: filing it here counts as one."),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -84,7 +86,9 @@ class ConsentsForm(forms.Form):
 
 
 class AnswerForm(forms.Form):
-    decision = forms.ChoiceField(label=_("Your decision"), choices=AnswerDecision.choices, widget=forms.RadioSelect)
+    decision = forms.ChoiceField(
+        label=_("Your decision"), choices=AnswerDecision.choices, widget=forms.RadioSelect
+    )
     text = forms.CharField(label=_("Your answer to the customer"), widget=forms.Textarea(attrs={"rows": 5}))
     amount = forms.DecimalField(
         label=_("Amount offered (for an offer)"), required=False, min_value=0, max_digits=12, decimal_places=2
@@ -95,11 +99,15 @@ class AnswerForm(forms.Form):
 
 
 class MessageForm(forms.Form):
-    body = forms.CharField(label=_("Your message"), widget=forms.Textarea(attrs={"rows": 3}), max_length=10000)
+    body = forms.CharField(
+        label=_("Your message"), widget=forms.Textarea(attrs={"rows": 3}), max_length=10000
+    )
 
 
 class OfferForm(forms.Form):
-    amount = forms.DecimalField(label=_("Amount"), required=False, min_value=0, max_digits=12, decimal_places=2)
+    amount = forms.DecimalField(
+        label=_("Amount"), required=False, min_value=0, max_digits=12, decimal_places=2
+    )
     terms = forms.CharField(label=_("What you propose"), widget=forms.Textarea(attrs={"rows": 2}))
     responds_to = forms.IntegerField(required=False, widget=forms.HiddenInput)
 

@@ -12,18 +12,24 @@ urlpatterns = [
     path("complaints/new/", filing.start, name="file"),
     path("complaints/new/merchants/", filing.merchant_search, name="merchant_search"),
     path("complaints/new/invite/", filing.merchant_invite, name="merchant_invite"),
-    path("complaints/new/evidence/<int:pk>/remove/", filing.draft_evidence_remove, name="draft_evidence_remove"),
+    path(
+        "complaints/new/evidence/<int:pk>/remove/", filing.draft_evidence_remove, name="draft_evidence_remove"
+    ),
     path("complaints/new/<slug:step>/", filing.step, name="file_step"),
     path("complaints/<str:reference>/", shared.complaint_detail, name="detail"),
     path("complaints/<str:reference>/answer/", merchant.answer, name="answer"),
     path("complaints/<str:reference>/messages/", shared.message_post, name="message_post"),
     path("complaints/<str:reference>/offers/", shared.offer_make, name="offer_make"),
     path("complaints/<str:reference>/offers/<int:pk>/respond/", shared.offer_respond, name="offer_respond"),
-    path("complaints/<str:reference>/offers/<int:pk>/withdraw/", shared.offer_withdraw, name="offer_withdraw"),
+    path(
+        "complaints/<str:reference>/offers/<int:pk>/withdraw/", shared.offer_withdraw, name="offer_withdraw"
+    ),
     path("complaints/<str:reference>/evidence/", shared.evidence_add, name="evidence_add"),
     path("complaints/<str:reference>/evidence/<int:pk>/", shared.evidence_download, name="evidence_download"),
     path("complaints/<str:reference>/documents/", shared.document_generate, name="document_generate"),
-    path("complaints/<str:reference>/documents/<int:pk>/", shared.document_download, name="document_download"),
+    path(
+        "complaints/<str:reference>/documents/<int:pk>/", shared.document_download, name="document_download"
+    ),
     path("complaints/<str:reference>/withdraw/", consumer.withdraw, name="withdraw"),
     path(
         "complaints/<str:reference>/consents/<uuid:uid>/withdraw/",

@@ -24,4 +24,6 @@ class ReferForm(forms.Form):
     excluded_subject = forms.ChoiceField(
         label=_("Is the dispute about one of these?"), choices=ExcludedSubject.choices, required=False
     )
-    consent = forms.BooleanField(label=_("I refer my dispute to the consumer mediator and accept the notice above."))
+    consent = forms.BooleanField(
+        label=_("I refer my dispute to the consumer mediator and accept the notice above.")
+    )

@@ -33,7 +33,9 @@ def my_cases(request):
         "complaints/my_cases.html",
         {
             "complaints": consumer_cases(request.user),
-            "draft": ComplaintDraft.objects.filter(consumer=request.user).select_related("merchant", "invitation").first(),
+            "draft": ComplaintDraft.objects.filter(consumer=request.user)
+            .select_related("merchant", "invitation")
+            .first(),
         },
     )
 
@@ -61,7 +63,9 @@ def withdraw(request, reference):
 def consent_withdraw(request, reference, uid):
     """D33: one click, like giving it; a *withdrawn* receipt is e-mailed."""
     complaint = _own_complaint(request, reference)
-    record = ConsentRecord.objects.filter(uid=uid, case_reference=complaint.reference, person=request.user).first()
+    record = ConsentRecord.objects.filter(
+        uid=uid, case_reference=complaint.reference, person=request.user
+    ).first()
     if record is None:
         raise Http404
     attempt(

@@ -5,9 +5,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from odr.accounts.models import Merchant
@@ -15,8 +14,10 @@ from odr.errors import DomainError
 from odr.web import attempt, form_errors
 
 from .. import notices
-from ..drafts import draft_choose_merchant, draft_file, draft_for, draft_save, merchant_invite as invite
-from ..evidence import draft_evidence_add, draft_evidence_remove as remove_evidence
+from ..drafts import draft_choose_merchant, draft_file, draft_for, draft_save
+from ..drafts import merchant_invite as invite
+from ..evidence import draft_evidence_add
+from ..evidence import draft_evidence_remove as remove_evidence
 from ..forms import ConsentsForm, DetailsForm, EvidenceForm, MerchantInviteForm, MerchantSearchForm
 from ..models import Category
 from ..selectors import merchants_matching
@@ -72,7 +73,11 @@ def step(request, step):
 
 def _step_merchant(request, draft):
     if request.method == "POST":
-        merchant = get_object_or_404(Merchant, pk=request.POST.get("merchant"))
+        chosen = request.POST.get("merchant", "")
+        merchant = get_object_or_404(Merchant, pk=int(chosen)) if chosen.isdigit() else None
+        if merchant is None:
+            messages.error(request, _("Choose the merchant in the list."))
+            return redirect("complaints:file_step", step="merchant")
         draft_choose_merchant(draft=draft, merchant=merchant)
         return redirect("complaints:file_step", step="details")
     search = MerchantSearchForm(request.GET or None)
@@ -93,7 +98,9 @@ def merchant_search(request):
     """htmx: the matching merchants while the consumer types (the full page works without it)."""
     _draft(request)
     query = request.GET.get("q", "")
-    return render(request, "complaints/_merchant_results.html", {"query": query, "results": merchants_matching(query)})
+    return render(
+        request, "complaints/_merchant_results.html", {"query": query, "results": merchants_matching(query)}
+    )
 
 
 @login_required
@@ -113,7 +120,9 @@ def merchant_invite(request):
         )
         % {"name": form.cleaned_data["name"]},
     )
-    return redirect("complaints:list" if invitation else "complaints:file_step", *([] if invitation else ["merchant"]))
+    if invitation:
+        return redirect("complaints:list")
+    return redirect("complaints:file_step", step="merchant")
 
 
 def _step_details(request, draft):
@@ -143,22 +152,24 @@ def _step_review(request, draft):
     if not draft.data.get("description"):
         return redirect("complaints:file_step", step="details")
     form = ConsentsForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            complaint = attempt(
+    if request.method == "POST" and form.is_valid():
+        consents = form.cleaned_data["consent_processing"] and form.cleaned_data["consent_sharing"]
+        complaint = attempt(
+            request,
+            lambda: draft_file(
+                draft=draft, by=request.user, consents_accepted=consents, language=get_language()
+            ),
+        )
+        if complaint:
+            messages.success(
                 request,
-                lambda: draft_file(draft=draft, by=request.user, consents_accepted=True, language=get_language()),
-            )
-            if complaint:
-                messages.success(
-                    request,
-                    _(
-                        "Your complaint is filed under the reference %(reference)s. An acknowledgement and "
-                        "the receipts of your consents have been sent to you by e-mail."
-                    )
-                    % {"reference": complaint.reference},
+                _(
+                    "Your complaint is filed under the reference %(reference)s. An acknowledgement and "
+                    "the receipts of your consents have been sent to you by e-mail."
                 )
-                return redirect("complaints:detail", reference=complaint.reference)
+                % {"reference": complaint.reference},
+            )
+            return redirect("complaints:detail", reference=complaint.reference)
     return _render(
         request,
         draft,
@@ -175,5 +186,10 @@ def _step_review(request, draft):
 @require_POST
 def draft_evidence_remove(request, pk):
     draft = _draft(request)
-    attempt(request, lambda: remove_evidence(draft=draft, by=request.user, evidence_id=pk), success=_("File removed."))
+    get_object_or_404(draft.evidence, pk=pk)  # D30: a file of someone else's draft is a 404, not a message
+    attempt(
+        request,
+        lambda: remove_evidence(draft=draft, by=request.user, evidence_id=pk),
+        success=_("File removed."),
+    )
     return redirect("complaints:file_step", step="evidence")

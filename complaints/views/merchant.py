@@ -19,7 +19,9 @@ def dashboard(request):
     merchants = [m.merchant for m in request.user.memberships.select_related("merchant") if m.merchant_id]
     if not merchants:
         raise Http404
-    return render(request, "merchant/dashboard.html", {"merchants": merchants, **merchant_dashboard(request.user)})
+    return render(
+        request, "merchant/dashboard.html", {"merchants": merchants, **merchant_dashboard(request.user)}
+    )
 
 
 @login_required

@@ -68,12 +68,16 @@ def complaint_detail(request, reference):
             for kind in PARTY_DOCUMENTS
             if kind != DocumentKind.MEDIATOR_NOTICE or mediator_notice_due(complaint)
         ],
-        "case": getattr(complaint, "mediation_case", None) if complaint.state == ComplaintState.REFERRED else None,
+        "case": getattr(complaint, "mediation_case", None)
+        if complaint.state == ComplaintState.REFERRED
+        else None,
         **page,
     }
     context["pending_documents"] = any(d.status == DocumentStatus.PENDING for d in page["documents"])
-    template = "complaints/_documents.html" if request.htmx and request.GET.get("part") == "documents" else (
-        "complaints/detail.html"
+    template = (
+        "complaints/_documents.html"
+        if request.htmx and request.GET.get("part") == "documents"
+        else ("complaints/detail.html")
     )
     return render(request, template, context)
 
@@ -88,7 +92,9 @@ def message_post(request, reference):
     else:
         attempt(
             request,
-            lambda: services.complaint_post_message(complaint=complaint, by=request.user, body=form.cleaned_data["body"]),
+            lambda: services.complaint_post_message(
+                complaint=complaint, by=request.user, body=form.cleaned_data["body"]
+            ),
             success=_("Message sent."),
         )
     return _back(complaint, "#messages")
@@ -165,7 +171,9 @@ def evidence_add(request, reference):
     else:
         attempt(
             request,
-            lambda: evidence_add_service(complaint=complaint, by=request.user, file=form.cleaned_data["file"]),
+            lambda: evidence_add_service(
+                complaint=complaint, by=request.user, file=form.cleaned_data["file"]
+            ),
             success=_("File added."),
         )
     return _back(complaint, "#evidence")
@@ -193,7 +201,9 @@ def evidence_download(request, reference, pk):
 def document_generate(request, reference):
     complaint = _complaint(request, reference)
     kind = request.POST.get("kind")
-    if kind not in PARTY_DOCUMENTS or (kind == DocumentKind.MEDIATOR_NOTICE and not mediator_notice_due(complaint)):
+    if kind not in PARTY_DOCUMENTS or (
+        kind == DocumentKind.MEDIATOR_NOTICE and not mediator_notice_due(complaint)
+    ):
         raise Http404
     with transaction.atomic():
         document_request(

@@ -43,8 +43,8 @@ def refer(request, reference):
             messages.success(
                 request,
                 _(
-                    "Your dispute is referred to %(mediator)s under the reference %(reference)s. The mediator "
-                    "will tell you within 21 days whether it can examine it."
+                    "Your dispute is referred to %(mediator)s under the reference %(reference)s. "
+                    "The mediator will tell you within 21 days whether it can examine it."
                 )
                 % {"mediator": case.mediation_body.name, "reference": case.reference},
             )

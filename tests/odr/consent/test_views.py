@@ -1,7 +1,7 @@
 """The public verify page (D32): anyone holding a receipt, pasted or as its PDF, can check it."""
 
-import re
 import io
+import re
 import zlib
 
 import pikepdf
