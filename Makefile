@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint messages install clean
+.PHONY: demo test e2e lint messages install clean
 
 ## demo: install, migrate an SQLite database, seed demo data, then run the site, a Celery worker
 ## and beat together (no server needed: filesystem broker); print the demo logins. Ctrl-C stops all.
@@ -30,7 +30,7 @@ messages: install
 	$(BIN)/python manage.py makemessages -l fr -l en --ignore=.venv --ignore=tests
 	$(BIN)/python manage.py compilemessages --ignore=.venv
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -38,6 +38,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
+
+# axe-core for the browser tests' accessibility checks (tests/e2e), from package-lock.json. Without
+# npm (or without Debian's chromium) the browser tests skip and say why.
+node_modules/.installed: package-lock.json
+	if command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund && touch $@; fi
+
+## e2e: the browser tests only (Debian's chromium + axe-core); screenshots in artifacts/e2e/
+e2e: install
+	$(BIN)/python -m pytest -m e2e tests/e2e
 
 # Development settings for the demo: debug on and a random secret key, never committed.
 .env:

@@ -93,7 +93,8 @@ def complaint_page(complaint: Complaint) -> dict:
         event.label = event_label(event.kind)
     return {
         "events": events,
-        "messages": list(Message.objects.filter(complaint=complaint).select_related("author")),
+        # Not "messages": that name is Django's flash messages in every template.
+        "thread": list(Message.objects.filter(complaint=complaint).select_related("author")),
         "offers": list(Offer.objects.filter(complaint=complaint).select_related("made_by")),
         "evidence": list(Evidence.objects.filter(complaint=complaint).select_related("uploaded_by")),
         "documents": list(GeneratedDocument.objects.filter(subject_reference=complaint.reference)),

@@ -17,4 +17,5 @@ def lock(instance: M) -> M:
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("lock() must be called inside transaction.atomic()")
-    return type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+    # `_meta.model`, not `type(instance)`: a view passes `request.user`, a SimpleLazyObject.
+    return instance._meta.model._default_manager.select_for_update().get(pk=instance.pk)
