@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from allauth.account.models import EmailAddress
 from django.db import transaction
 
 from complaints import services as complaints
@@ -55,6 +56,11 @@ LOGINS = [
 def _user(email: str, first: str, last: str, **extra) -> User:
     user = User.objects.create_user(
         email=email, password=DEMO_PASSWORD, first_name=first, last_name=last, **extra
+    )
+    # Logging in needs a verified address (ACCOUNT_EMAIL_VERIFICATION = "mandatory"): the demo's
+    # people have theirs verified already, so that their password is enough.
+    EmailAddress.objects.get_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
     )
     return user
 

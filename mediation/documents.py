@@ -12,13 +12,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext_lazy as _
 
 from complaints.models import PartySide
+from complaints.timeline import COMPLAINT_EVENT_LABELS
 from odr.audit.models import AuditEvent
 from odr.consent.models import ConsentRecord
 from odr.documents.models import GeneratedDocument
 from odr.documents.rendering import PdfAttachment
 from odr.documents.services import DocumentSpec
-
-from complaints.timeline import COMPLAINT_EVENT_LABELS
 
 from .models import PRIVATE_AUDIENCE_OF, Audience, CaseMessage, MediationCase, ProposalResponse
 from .statements import LIMITATION_RESTARTS, WITHDRAWAL_AT_ANY_TIME

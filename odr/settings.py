@@ -132,6 +132,7 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_ADAPTER = "odr.accounts.adapter.AccountAdapter"
+ACCOUNT_SIGNUP_FORM_CLASS = "odr.accounts.forms.SignupNameForm"
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env.str("ODR_LOGIN_FAILED_RATE", default="10/m/ip,5/5m/key"),
 }

@@ -80,3 +80,12 @@ def foreign_mediator(other_body):
 @pytest.fixture
 def compliance_officer(body):
     return MembershipFactory(role=Role.COMPLIANCE_OFFICER, mediation_body=body, merchant=None).user
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request in English leaves English active in the thread: every test starts from the default."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()

@@ -50,3 +50,24 @@ def travel(moment: datetime):
 
 def outbox(template: str, **filters):
     return OutboxMessage.objects.filter(template=template, **filters)
+
+
+def pdf_bytes(title: str = "Facture") -> bytes:
+    """A small, real PDF (one blank page) whose bytes differ with `title`: evidence for upload tests."""
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.docinfo["/Title"] = title
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def pdf_upload(name: str = "facture.pdf", title: str = "Facture"):
+    """`pdf_bytes(title)` as the browser would send it: an uploaded file called `name`."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, pdf_bytes(title), content_type="application/pdf")

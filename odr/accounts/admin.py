@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .models import MediationBody, Membership, Merchant, User
+from .models import MediationBody, Membership, Merchant, StaffInvitation, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -50,3 +50,22 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["user__email", "merchant__legal_name", "mediation_body__name"]
     autocomplete_fields = ["user", "merchant", "mediation_body"]
+
+
+@admin.register(StaffInvitation)
+class StaffInvitationAdmin(admin.ModelAdmin):
+    """Read-only: invitations are sent, revoked and accepted through the merchant portal, which audits
+    and e-mails; the token (the link's secret) is never shown."""
+
+    list_display = ["email", "merchant", "invited_by", "invited_at", "accepted_at", "revoked_at"]
+    list_filter = ["accepted_at", "revoked_at"]
+    search_fields = ["email", "merchant__legal_name", "merchant__trading_name"]
+    fields = ["merchant", "email", "invited_by", "invited_at", "accepted_at", "accepted_by", "revoked_at"]
+    readonly_fields = fields
+    list_select_related = ["merchant", "invited_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -4,6 +4,8 @@ A consumer is simply a user without any membership. Everyone else acts through a
 them, with one role, to one merchant (owner, agent) or one mediation body (mediator, compliance).
 """
 
+import secrets
+from datetime import timedelta
 from zoneinfo import available_timezones
 
 from django.contrib.auth.base_user import BaseUserManager
@@ -201,3 +203,60 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} — {self.get_role_display()} — {self.merchant or self.mediation_body}"
+
+
+# How long an invitation link stays valid (not a legal period: a security choice).
+INVITATION_VALID_DAYS = 14
+
+
+def new_invitation_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class StaffInvitation(models.Model):
+    """An invitation, sent by e-mail by a merchant's owner, to join its team as an agent.
+
+    The role is always merchant agent: owners are set up by platform staff in the admin. The token in
+    the link is the only secret; the invitation is pending until it is accepted, revoked or
+    INVITATION_VALID_DAYS old. E-mail addresses are stored in lower case.
+    """
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="staff_invitations", verbose_name=_("merchant")
+    )
+    email = models.EmailField(_("e-mail address"))
+    invited_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("invited by")
+    )
+    token = models.CharField(max_length=64, unique=True, default=new_invitation_token, editable=False)
+    invited_at = models.DateTimeField(_("invited"))
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("accepted by"),
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("staff invitation")
+        verbose_name_plural = _("staff invitations")
+        ordering = ["-invited_at"]
+        indexes = [models.Index(fields=["merchant", "email"], name="staffinvite_merchant_email")]
+
+    def __str__(self):
+        return f"{self.email} → {self.merchant}"
+
+    @property
+    def role(self) -> str:
+        return Role.MERCHANT_AGENT
+
+    @property
+    def expires_at(self):
+        return self.invited_at + timedelta(days=INVITATION_VALID_DAYS)
+
+    def is_pending(self, now) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at

@@ -127,6 +127,8 @@ def test_consumer_files_merchant_rejects_consumer_refers(
     page.wait_for_url("**/accounts/signup/")
     check("signup")
     page.fill("#id_email", consumer_email)
+    page.fill("#id_first_name", "Camille")
+    page.fill("#id_last_name", "Martin")
     page.fill("#id_password1", CONSUMER_PASSWORD)
     page.fill("#id_password2", CONSUMER_PASSWORD)
     _submit(page, 'main form[action$="/accounts/signup/"] button[type=submit]')

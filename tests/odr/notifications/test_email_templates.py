@@ -69,6 +69,7 @@ TEMPLATE_NAMES = [
     "case_outcome_reminder",
     "compliance_followup",
     "merchant_invitation",
+    "staff_invitation",
 ]
 ABOUT_NO_CASE = {"merchant_invitation", "staff_invitation"}
 
@@ -129,6 +130,14 @@ def contexts() -> dict[str, dict]:
         },
         "case_withdrawn": {**mediator, "side": "consumer"},
         "merchant_invitation": {"merchant_name": "Boutique Soleil & Fils"},
+        "staff_invitation": {
+            "merchant_name": "Librairie Lumière SAS",
+            "invited_by_name": "Louise Lumière",
+            "accept_url": f"{SITE_URL}/invitations/abc/",
+            "signup_url": f"{SITE_URL}/accounts/signup/?next=%2Finvitations%2Fabc%2F",
+            "expires_at": "2026-12-07T15:00:00Z",
+            "time_zone": "Europe/Paris",
+        },
         "case_merchant_declined": party,
         "consent_receipt": {
             "receipt_id": "3f0c8e2a-6d1b-4a7e-9c3f-2b5d8e1f4a60",
