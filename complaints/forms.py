@@ -37,9 +37,7 @@ class DetailsForm(forms.Form):
         label=_("What do you want from the merchant?"), widget=forms.Textarea(attrs={"rows": 3})
     )
     written_complaint_date = forms.DateField(
-        label=_(
-            "Did you already complain to the merchant in writing elsewhere? Date of that letter or e-mail"
-        ),
+        label=_("Date of an earlier written complaint to the merchant, if any"),
         help_text=_("Leave empty if this is your first written complaint: filing it here counts as one."),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),

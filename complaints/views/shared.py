@@ -122,7 +122,7 @@ def offer_make(request, reference):
             amount_cents=cents(form.cleaned_data["amount"]),
             responds_to=responds_to,
         ),
-        success=_("Your proposal was sent."),
+        success=_("Your offer was sent."),
     )
     return _back(complaint, "#offers")
 

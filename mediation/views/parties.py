@@ -43,8 +43,9 @@ def refer(request, reference):
             messages.success(
                 request,
                 _(
-                    "Your dispute is referred to %(mediator)s under the reference %(reference)s. "
-                    "The mediator will tell you within 21 days whether it can examine it."
+                    "Your dispute is referred to %(mediator)s under the reference %(reference)s. Within "
+                    "21 days of receiving the complete file, the mediator will tell you whether it can "
+                    "examine the dispute."
                 )
                 % {"mediator": case.mediation_body.name, "reference": case.reference},
             )
