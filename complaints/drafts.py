@@ -45,13 +45,33 @@ def draft_for(consumer) -> ComplaintDraft:
 
 
 def draft_save(*, draft: ComplaintDraft, answers: dict) -> ComplaintDraft:
+    """The step's answers, checked by its form: what filing will use."""
     unknown = set(answers) - set(DRAFT_FIELDS)
     if unknown:
         raise InvalidInput(_("Unexpected fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
-    draft.data = {**draft.data, **answers}
+    draft.data = {**{k: v for k, v in draft.data.items() if k != TYPING}, **answers}
     draft.updated_at = clock.now()
     draft.save(update_fields=["data", "updated_at"])
     return draft
+
+
+# What the consumer is typing, kept as typed (unchecked) so that a reload or a lost connection loses
+# nothing; shown back in the form, never used for filing until the step's form accepts it.
+TYPING = "typing"
+TYPING_MAX_CHARS = 20_000
+
+
+def draft_keep_typing(*, draft: ComplaintDraft, answers: dict) -> ComplaintDraft:
+    typed = {name: str(value)[:TYPING_MAX_CHARS] for name, value in answers.items() if name in DRAFT_FIELDS}
+    draft.data = {**draft.data, TYPING: typed}
+    draft.updated_at = clock.now()
+    draft.save(update_fields=["data", "updated_at"])
+    return draft
+
+
+def draft_answers_shown(draft: ComplaintDraft) -> dict:
+    """The answers to show in the form: the accepted ones, then what was typed since."""
+    return {**{k: v for k, v in draft.data.items() if k != TYPING}, **draft.data.get(TYPING, {})}
 
 
 def draft_choose_merchant(*, draft: ComplaintDraft, merchant) -> ComplaintDraft:
@@ -94,6 +114,10 @@ def _cents(amount: str) -> int | None:
     if not amount:
         return None
     return int((Decimal(amount) * 100).to_integral_value())
+
+
+def draft_amount_cents(draft: ComplaintDraft) -> int | None:
+    return _cents(draft.data.get("amount", ""))
 
 
 def draft_file(*, draft: ComplaintDraft, by, consents_accepted: bool, language: str) -> Complaint:

@@ -69,6 +69,9 @@ class DetailsForm(forms.Form):
 
 
 class EvidenceForm(forms.Form):
+    # "Continue" submits the same form without a file: the browser must not block it.
+    use_required_attribute = False
+
     file = forms.FileField(
         label=_("Add a file"),
         help_text=_("PDF, JPEG, PNG or plain text; up to 10 MB per file."),
@@ -83,10 +86,16 @@ class ConsentsForm(forms.Form):
     )
 
 
+# The merchant's choice as the merchant says it (the stored labels describe it: "Rejects the complaint").
+ANSWER_CHOICES = [
+    (AnswerDecision.ACCEPT, _("Accept the request")),
+    (AnswerDecision.OFFER, _("Make an offer")),
+    (AnswerDecision.REJECT, _("Reject the complaint")),
+]
+
+
 class AnswerForm(forms.Form):
-    decision = forms.ChoiceField(
-        label=_("Your decision"), choices=AnswerDecision.choices, widget=forms.RadioSelect
-    )
+    decision = forms.ChoiceField(label=_("Your decision"), choices=ANSWER_CHOICES, widget=forms.RadioSelect)
     text = forms.CharField(label=_("Your answer to the customer"), widget=forms.Textarea(attrs={"rows": 5}))
     amount = forms.DecimalField(
         label=_("Amount offered (for an offer)"), required=False, min_value=0, max_digits=12, decimal_places=2

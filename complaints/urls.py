@@ -12,6 +12,7 @@ urlpatterns = [
     path("complaints/new/", filing.start, name="file"),
     path("complaints/new/merchants/", filing.merchant_search, name="merchant_search"),
     path("complaints/new/invite/", filing.merchant_invite, name="merchant_invite"),
+    path("complaints/new/autosave/", filing.draft_autosave, name="draft_autosave"),
     path(
         "complaints/new/evidence/<int:pk>/remove/", filing.draft_evidence_remove, name="draft_evidence_remove"
     ),

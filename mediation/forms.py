@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import ExcludedSubject
 
-YES_NO = [("no", _("No")), ("yes", _("Yes"))]
+YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 
 
 class ReferForm(forms.Form):
@@ -18,7 +18,7 @@ class ReferForm(forms.Form):
     )
     acting_as_consumer = forms.ChoiceField(
         label=_("Did you buy as a private person, outside any business or profession?"),
-        choices=[("yes", _("Yes")), ("no", _("No"))],
+        choices=YES_NO,
         widget=forms.RadioSelect,
     )
     excluded_subject = forms.ChoiceField(

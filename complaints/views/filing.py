@@ -1,9 +1,11 @@
 """Filing a complaint in four steps — merchant, details, files, review — saved at every step (the
 draft survives a reload), then filed in one transaction (D1, D31) with its acknowledgement."""
 
+from datetime import date
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -14,7 +16,15 @@ from odr.errors import DomainError
 from odr.web import attempt, form_errors
 
 from .. import notices
-from ..drafts import draft_choose_merchant, draft_file, draft_for, draft_save
+from ..drafts import (
+    draft_amount_cents,
+    draft_answers_shown,
+    draft_choose_merchant,
+    draft_file,
+    draft_for,
+    draft_keep_typing,
+    draft_save,
+)
 from ..drafts import merchant_invite as invite
 from ..evidence import draft_evidence_add
 from ..evidence import draft_evidence_remove as remove_evidence
@@ -126,7 +136,7 @@ def merchant_invite(request):
 
 
 def _step_details(request, draft):
-    form = DetailsForm(request.POST or None, initial=draft.data)
+    form = DetailsForm(request.POST or None, initial=draft_answers_shown(draft))
     if request.method == "POST" and form.is_valid():
         draft_save(draft=draft, answers=form.answers())
         return redirect("complaints:file_step", step="evidence")
@@ -136,15 +146,20 @@ def _step_details(request, draft):
 def _step_evidence(request, draft):
     form = EvidenceForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
-        if form.is_valid():
-            attempt(
-                request,
-                lambda: draft_evidence_add(draft=draft, by=request.user, file=form.cleaned_data["file"]),
-                success=_("File added."),
-            )
-        else:
-            form_errors(request, form)
-        return redirect("complaints:file_step", step="evidence")
+        to_review = request.POST.get("then") == "review"
+        added = True
+        if "file" in request.FILES or not to_review:  # "continue" with no file chosen just moves on
+            if form.is_valid():
+                added = attempt(
+                    request,
+                    lambda: draft_evidence_add(draft=draft, by=request.user, file=form.cleaned_data["file"]),
+                    success=_("File added."),
+                )
+            else:
+                form_errors(request, form)
+                added = False
+        # A refused file keeps the consumer on this step, with the reason, rather than losing it.
+        return redirect("complaints:file_step", step="review" if to_review and added else "evidence")
     return _render(request, draft, "evidence", form=form, evidence=list(draft.evidence.all()))
 
 
@@ -176,10 +191,17 @@ def _step_review(request, draft):
         "review",
         form=form,
         category=dict(Category.choices).get(draft.data.get("category"), ""),
+        amount_cents=draft_amount_cents(draft),
+        order_date=_date(draft.data.get("order_date")),
+        written_complaint_date=_date(draft.data.get("written_complaint_date")),
         evidence=list(draft.evidence.all()),
         processing_notice=notices.COMPLAINT_PROCESSING_NOTICE,
         sharing_notice=notices.SHARING_NOTICE,
     )
+
+
+def _date(value: str):
+    return date.fromisoformat(value) if value else None
 
 
 @login_required
@@ -193,3 +215,11 @@ def draft_evidence_remove(request, pk):
         success=_("File removed."),
     )
     return redirect("complaints:file_step", step="evidence")
+
+
+@login_required
+@require_POST
+def draft_autosave(request):
+    """htmx, while the consumer types in the details step: keep the text as typed (204)."""
+    draft_keep_typing(draft=_draft(request), answers=request.POST.dict())
+    return HttpResponse(status=204)

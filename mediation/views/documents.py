@@ -52,6 +52,7 @@ def case_documents(request, reference):
             "case": case,
             "documents": visible,
             "may_export_audit": record_audience(request.user, case) == FULL,
+            "is_party": record_audience(request.user, case) != FULL,
             "pending": any(d.status == DocumentStatus.PENDING for d in visible),
         },
     )

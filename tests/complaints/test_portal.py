@@ -883,3 +883,60 @@ def test_every_portal_page_allows_only_our_own_scripts_and_styles(
             assert response.status_code == 200, url
             assert_strict_page(response, url)
             assert portal.checked[-1] == url.split("?")[0]  # the client checks every page it receives
+
+
+# --- What a new user met in the demo (typing kept, file kept on "continue", each side's own text) ---
+
+
+def test_what_the_consumer_types_survives_a_reload_before_saving(consumer_portal, consumer, shop):
+    """ "A half-filled complaint survives a page reload": the details step keeps the text as it is
+    typed (htmx posts it every few keystrokes), not only once "Save and continue" is pressed."""
+    consumer_portal.post(step("merchant"), {"merchant": shop.pk})
+    typing = {"description": "Commande payée le 2 mars, jamais liv", "amount": "12,5"}
+    kept = consumer_portal.post(reverse("complaints:draft_autosave"), typing, HTTP_HX_REQUEST="true")
+    assert kept.status_code == 204
+
+    html = consumer_portal.get(step("details")).content.decode()
+    assert escape(typing["description"]) in html and 'value="12,5"' in html
+    # What was typed is not an answer yet: filing uses only what the step's form accepted.
+    draft = ComplaintDraft.objects.get(consumer=consumer)
+    assert "description" not in {k for k in draft.data if k != "typing"}
+    assert consumer_portal.get(step("review")).url == step("details")
+    # Saving the step replaces the typed text with the checked answers.
+    consumer_portal.post(step("details"), ANSWERS)
+    assert fresh(draft).data == ANSWERS
+
+
+def test_continue_adds_the_file_the_consumer_chose(consumer_portal, consumer, shop, settings):
+    consumer_portal.post(step("merchant"), {"merchant": shop.pk})
+    consumer_portal.post(step("details"), ANSWERS)
+    content = pdf_bytes("Bon de livraison")
+    moved_on = consumer_portal.post(
+        step("evidence"), {"file": SimpleUploadedFile("livraison.pdf", content), "then": "review"}
+    )
+    assert moved_on.url == step("review")
+    [evidence] = Evidence.objects.filter(draft__consumer=consumer)
+    assert evidence.original_name == "livraison.pdf"
+    # With no file chosen, "continue" simply moves on; a refused file keeps the consumer on the step.
+    assert consumer_portal.post(step("evidence"), {"then": "review"}).url == step("review")
+    refused = consumer_portal.post(
+        step("evidence"), {"file": SimpleUploadedFile("x.pdf", b"<html>x</html>"), "then": "review"}
+    )
+    assert refused.url == step("evidence")
+    assert Evidence.objects.filter(draft__consumer=consumer).count() == 1
+
+
+def test_d4_each_side_reads_its_own_words_and_the_box_goes_once_referred(
+    agent_portal, consumer_portal, rejected, consumer, body
+):
+    consumer_html = consumer_portal.get(detail(rejected)).content.decode()
+    merchant_html = agent_portal.get(detail(rejected)).content.decode()
+    assert "The merchant rejected your complaint." in consumer_html
+    assert "The merchant rejected your complaint." not in merchant_html
+    assert "Your customer may refer the dispute to your mediator" in merchant_html
+    assert escape(body.name) in merchant_html
+
+    with travel(NOW + timedelta(minutes=5)):
+        case_refer(complaint=rejected, by=consumer, other_proceedings=False, acting_as_consumer=True)
+    referred = consumer_portal.get(detail(rejected)).content.decode()
+    assert 'id="mediator"' not in referred and "can be referred until" not in referred

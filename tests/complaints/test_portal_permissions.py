@@ -52,6 +52,7 @@ NO_OBJECT = {
     "complaints:merchant_invite": "invites a merchant from the consumer's own draft",
     "complaints:file_step": "a step of the consumer's own draft (`step` is a step name, not an object)",
     "merchant:dashboard": "the complaints of the merchants the user works for",
+    "complaints:draft_autosave": "keeps what the consumer types in their own draft",
 }
 # The link e-mailed to an invited person: the token is the secret, so whoever holds it may see which
 # merchant invites them (and nothing else); accepting is refused to anyone but the invited address.

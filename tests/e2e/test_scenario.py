@@ -164,12 +164,12 @@ def test_consumer_files_merchant_rejects_consumer_refers(
     assert _path(page) == "/complaints/new/evidence/", page.locator("main").inner_text()
 
     page.set_input_files('main input[type=file][name="file"]', str(invoice_pdf))
-    _submit(page, 'main form[enctype="multipart/form-data"] button[type=submit]')
+    _submit(page, 'main form[enctype="multipart/form-data"] button[value="stay"]')
     assert _path(page) == "/complaints/new/evidence/"
     assert invoice_pdf.name in page.locator("main").inner_text(), "the uploaded PDF is not listed"
     check("file-3-evidence")
-    page.click('main a.button[href$="/complaints/new/review/"]')
-    page.wait_for_url("**/complaints/new/review/")
+    _submit(page, 'main form[enctype="multipart/form-data"] button[value="review"]')
+    assert _path(page) == "/complaints/new/review/"
     assert invoice_pdf.name in page.locator("main dl").inner_text()
     check("file-4-review")
     page.check("#id_consent_processing")
