@@ -49,10 +49,18 @@ def draft_save(*, draft: ComplaintDraft, answers: dict) -> ComplaintDraft:
     unknown = set(answers) - set(DRAFT_FIELDS)
     if unknown:
         raise InvalidInput(_("Unexpected fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
-    draft.data = {**{k: v for k, v in draft.data.items() if k != TYPING}, **answers}
-    draft.updated_at = clock.now()
-    draft.save(update_fields=["data", "updated_at"])
+    with transaction.atomic():
+        draft = _locked(draft)
+        draft.data = {**{k: v for k, v in draft.data.items() if k != TYPING}, **answers}
+        draft.updated_at = clock.now()
+        draft.save(update_fields=["data", "updated_at"])
     return draft
+
+
+def _locked(draft: ComplaintDraft) -> ComplaintDraft:
+    """Re-read under a row lock: the page's autosave requests and its submit may cross, and the
+    one that arrives last must not write back a stale copy of the other's answers."""
+    return ComplaintDraft.objects.select_for_update().get(pk=draft.pk)
 
 
 # What the consumer is typing, kept as typed (unchecked) so that a reload or a lost connection loses
@@ -63,9 +71,11 @@ TYPING_MAX_CHARS = 20_000
 
 def draft_keep_typing(*, draft: ComplaintDraft, answers: dict) -> ComplaintDraft:
     typed = {name: str(value)[:TYPING_MAX_CHARS] for name, value in answers.items() if name in DRAFT_FIELDS}
-    draft.data = {**draft.data, TYPING: typed}
-    draft.updated_at = clock.now()
-    draft.save(update_fields=["data", "updated_at"])
+    with transaction.atomic():
+        draft = _locked(draft)
+        draft.data = {**draft.data, TYPING: typed}
+        draft.updated_at = clock.now()
+        draft.save(update_fields=["data", "updated_at"])
     return draft
 
 

@@ -160,6 +160,9 @@ def test_consumer_files_merchant_rejects_consumer_refers(
     page.fill("#id_amount", "89.90")
     page.fill("#id_description", "Commande payée le 2 mars, jamais livrée malgré deux relances.")
     page.fill("#id_desired_outcome", "Le remboursement de 89,90 €.")
+    # What is typed is kept as it is typed (htmx); let that request finish, as a person would.
+    page.wait_for_timeout(900)
+    page.wait_for_load_state("networkidle")
     _submit(page, "main form.stacked button[type=submit]")
     assert _path(page) == "/complaints/new/evidence/", page.locator("main").inner_text()
 
