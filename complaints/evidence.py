@@ -3,6 +3,9 @@
 The bytes are checked before anything is written (odr.documents.uploads); the count per complaint
 is checked under the complaint's lock, so that two uploads at once cannot pass the limit together.
 A stored file whose row is not committed is removed again.
+
+The helpers (`evidence_check_room`, `evidence_stored`, `evidence_row`) are public: the mediation stage
+adds files to the same list during a mediation (mediation/case_documents.py), under the same checks.
 """
 
 from contextlib import contextmanager
@@ -23,14 +26,15 @@ from .services import _audit, _side_of
 EVIDENCE_FOLDER = "evidence"
 
 
-def _check_room(count: int) -> None:
+def evidence_check_room(count: int) -> None:
+    """Refuse one more file when `count` files already use up the per-complaint limit."""
     limit = settings.ODR_UPLOAD_MAX_FILES_PER_CASE
     if count >= limit:
         raise InvalidInput(_("A complaint can hold at most %(limit)d files.") % {"limit": limit})
 
 
 @contextmanager
-def _stored(file, validated: ValidatedUpload):
+def evidence_stored(file, validated: ValidatedUpload):
     """Store the file; remove it again if the transaction around it does not commit."""
     name = upload_store(file=file, validated=validated, folder=EVIDENCE_FOLDER)
     try:
@@ -40,7 +44,8 @@ def _stored(file, validated: ValidatedUpload):
         raise
 
 
-def _evidence_row(*, name, validated, by, side, **owner) -> Evidence:
+def evidence_row(*, name, validated, by, side, **owner) -> Evidence:
+    """The Evidence row of a stored file, owned by a complaint or a draft (`**owner`)."""
     return Evidence.objects.create(
         **owner,
         uploaded_by=by,
@@ -77,9 +82,9 @@ def evidence_add(*, complaint: Complaint, by, file) -> Evidence:
         side = _side_of(by, complaint)
         if not complaint.is_open:
             raise TransitionRefused(_("This complaint is closed: no more files can be added."))
-        _check_room(complaint.evidence.count())
-        with _stored(file, validated) as name:
-            evidence = _evidence_row(name=name, validated=validated, by=by, side=side, complaint=complaint)
+        evidence_check_room(complaint.evidence.count())
+        with evidence_stored(file, validated) as name:
+            evidence = evidence_row(name=name, validated=validated, by=by, side=side, complaint=complaint)
             evidence_audit(complaint, evidence)
     return evidence
 
@@ -89,9 +94,9 @@ def draft_evidence_add(*, draft: ComplaintDraft, by, file) -> Evidence:
     validated = upload_validate(file)
     with transaction.atomic():
         draft = ComplaintDraft.objects.select_for_update().get(pk=draft.pk, consumer=by)
-        _check_room(draft.evidence.count())
-        with _stored(file, validated) as name:
-            return _evidence_row(name=name, validated=validated, by=by, side=PartySide.CONSUMER, draft=draft)
+        evidence_check_room(draft.evidence.count())
+        with evidence_stored(file, validated) as name:
+            return evidence_row(name=name, validated=validated, by=by, side=PartySide.CONSUMER, draft=draft)
 
 
 def draft_evidence_remove(*, draft: ComplaintDraft, by, evidence_id: int) -> None:

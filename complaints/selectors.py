@@ -81,6 +81,16 @@ def merchant_dashboard(user) -> dict:
         "waiting": [c for c in waiting if c.response_due_at > now + DUE_SOON],
         "answered": [c for c in open_complaints if c.state == ComplaintState.ANSWERED],
         "open_count": len(open_complaints),
+        # Referred complaints whose mediation is still going on, with the case (reverse one-to-one).
+        "in_mediation": list(
+            Complaint.objects.filter(
+                merchant_id__in=_merchant_ids(user),
+                state=ComplaintState.REFERRED,
+                mediation_case__closed_at__isnull=True,
+            )
+            .select_related("merchant", "consumer", "mediation_case")
+            .order_by("-mediation_case__referred_at", "-pk")
+        ),
     }
 
 

@@ -36,6 +36,7 @@ EVENT_LABELS = {
     "case.extended": _("Outcome deadline extended"),
     "case.overdue": _("Outcome deadline passed"),
     "case.message": _("Message in the mediation"),
+    "case.document_added": _("File added to the mediation"),
     "case.conflict_disclosed": _("Conflict-of-interest disclosure"),
     "case.representative_added": _("Representative added"),
     "proposal.issued": _("Proposal issued"),

@@ -2,7 +2,8 @@
 
 State machine (DESIGN.md): received ⇄ awaiting_documents; received → rejected (reason code, D11–D12);
 received → open (saisine, D15–D16); open → proposal_issued → settled (both accept, D26) or no_agreement
-(a refusal, or silence past the deadline, D25); received|awaiting_documents|open|proposal_issued →
+(a refusal, or silence past the deadline, D25); open → no_agreement (the mediator closes a mediation in
+which no solution could be found, before any proposal); received|awaiting_documents|open|proposal_issued →
 discontinued (withdrawal, D19); received|open → merchant_declined (D23). Extensions (D17) and the
 overdue mark (D18) are facts on the case, not states.
 """
@@ -230,6 +231,13 @@ class MediationCase(FSMModelMixin, models.Model):
         self.outcome_grounds = grounds
         self._close(by=None, side="")
 
+    @transition(field=state, source=CaseState.OPEN, target=CaseState.NO_AGREEMENT)
+    def close_without_agreement(self, *, grounds: str, by):
+        """The mediator ends an open mediation in which no solution could be found, before any
+        proposal; once a proposal is issued, the parties' answers decide the outcome (D26)."""
+        self.outcome_grounds = grounds
+        self._close(by=by, side="mediator")
+
     @transition(field=state, source=ACTIVE_CASE_STATES, target=CaseState.DISCONTINUED)
     def withdraw(self, *, by, side: str, reason: str):
         self.closure_reason = reason
@@ -335,6 +343,11 @@ class Representative(models.Model):
         return f"{self.name} ({self.get_side_display()}, {self.case})"
 
 
+# The key, in each language of a proposal's stored statements, of the note saying that the proposal
+# records the parties' own agreement ("record an amicable agreement"); absent from other proposals.
+AGREEMENT_NOTE = "agreement"
+
+
 class Proposal(models.Model):
     """D24–D25: the mediator's proposed solution, with the statements the platform adds."""
 
@@ -353,6 +366,15 @@ class Proposal(models.Model):
 
     def __str__(self):
         return f"{self.case} proposal {self.issued_at:%Y-%m-%d}"
+
+    @property
+    def records_agreement(self) -> bool:
+        """The proposal records terms the parties agreed on during the mediation (no field: the
+        platform adds a note under AGREEMENT_NOTE in each language of the stored statements)."""
+        return any(
+            isinstance(snapshot, dict) and bool(snapshot.get(AGREEMENT_NOTE))
+            for snapshot in (self.statements or {}).values()
+        )
 
 
 class ResponseDecision(models.TextChoices):
@@ -419,6 +441,15 @@ class CaseMessage(models.Model):
     audience = models.CharField(_("audience"), max_length=16, choices=Audience.choices)
     body = models.TextField(_("message"))
     sent_at = models.DateTimeField(_("sent"))
+    # D20: a comment on a document of the case (either stage's files); None for an ordinary message.
+    about = models.ForeignKey(
+        "complaints.Evidence",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="comments",
+        verbose_name=_("about the document"),
+    )
 
     class Meta:
         ordering = ["sent_at", "pk"]

@@ -5,8 +5,11 @@ Public API:
 - `report_period(body, year)`: the report's period, [1 January, next 1 January) in the body's time zone.
 - `annual_report_figures(body=, year=)`: the figures, as plain numbers (JSON-ready), computed in the
   database with a constant number of queries (two) whatever the number of cases.
+- `period_report_figures(body=, start=, end=)`: the same figures for any period [start, end) (the
+  compliance dashboard's date range), with `by_month` over the period's months (`months`).
 - `annual_report_charts(figures)`: the four charts as inline SVG (escaped, accessible), drawn by
-  `bar_chart_svg(...)` and `hbar_chart_svg(...)`.
+  `bar_chart_svg(...)` and `hbar_chart_svg(...)`; the refusals and durations charts alone with
+  `refusals_chart_svg(figures)` and `durations_chart_svg(figures)` (the dashboard shows them too).
 - `annual_report_spec(document)`: the `DocumentSpec` of a `DocumentKind.ANNUAL_REPORT` document, whose
   `parameters` are `{"body": <slug>, "year": <int>}`; registered in `MediationConfig.ready()`.
 
@@ -38,7 +41,7 @@ Definitions (repeated in the report's "About these figures" section):
 """
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
@@ -62,6 +65,7 @@ from .models import (
     CaseState,
     DeadlineExtension,
     MediationCase,
+    Proposal,
     ProposalResponse,
     RefusalReason,
     ResponseDecision,
@@ -99,14 +103,34 @@ def _share(part: int, whole: int) -> dict:
     return {"count": part, "percent": _percent(part, whole)}
 
 
+def period_months(start: datetime, end: datetime, tz: ZoneInfo) -> list[date]:
+    """The first day of each local month that [start, end) touches, in order (12 for a year)."""
+    first = start.astimezone(tz).date().replace(day=1)
+    last = (end.astimezone(tz) - timedelta(microseconds=1)).date()
+    months = []
+    while first <= last:
+        months.append(first)
+        first = (first + timedelta(days=32)).replace(day=1)
+    return months
+
+
 def annual_report_figures(*, body: MediationBody, year: int) -> dict:
     """The figures of R614-2 1°–8° for the cases referred to `body` in `year` (see the module docstring
     for the definitions). Two queries: one conditional aggregation, one count per month.
 
     Plain numbers only: ints, percentages as floats rounded to 1 decimal, None when the base is 0.
     """
-    tz = ZoneInfo(body.time_zone)
     start, end = report_period(body, year)
+    figures = period_report_figures(body=body, start=start, end=end)
+    del figures["months"]
+    return {"body": figures.pop("body"), "year": year, **figures}
+
+
+def period_report_figures(*, body: MediationBody, start: datetime, end: datetime) -> dict:
+    """`annual_report_figures` for the cases referred to `body` in [start, end), without "year": its
+    `by_month` counts the period's local months, listed (ISO dates of their first day) in `months`.
+    Two queries whatever the number of cases."""
+    tz = ZoneInfo(body.time_zone)
     cases = MediationCase.objects.filter(mediation_body=body, referred_at__gte=start, referred_at__lt=end)
 
     def refused_by(side: str) -> Exists:
@@ -125,6 +149,8 @@ def annual_report_figures(*, body: MediationBody, year: int) -> dict:
         output_field=DurationField(),
     )
     extended = Exists(DeadlineExtension.objects.filter(case=OuterRef("pk")))
+    # A mediation the mediator closed before any proposal has no outcome in anyone's favour.
+    proposed = Exists(Proposal.objects.filter(case=OuterRef("pk")))
     consumer_refused = refused_by(PartySide.CONSUMER)
     merchant_refused = refused_by(PartySide.MERCHANT)
     after_saisine = Q(saisine_at__isnull=False, closed_at__isnull=False)
@@ -155,6 +181,7 @@ def annual_report_figures(*, body: MediationBody, year: int) -> dict:
         "not_complied": count(settled & Q(merchant_complied=False)),
         "cross_border": count(~Q(complaint__consumer_country=F("complaint__merchant__country"))),
         "favour_consumer": count(no_agreement & Q(merchant_refused) & ~Q(consumer_refused)),
+        "no_agreement_after_proposal": count(no_agreement & Q(proposed)),
         "favour_merchant": count(no_agreement & Q(consumer_refused) & ~Q(merchant_refused)),
         **{f"state:{state}": count(Q(state=state)) for state in OUTCOMES},
         **{f"reason:{reason}": count(Q(rejection_reason=reason)) for reason in RefusalReason.values},
@@ -167,14 +194,17 @@ def annual_report_figures(*, body: MediationBody, year: int) -> dict:
         aggregates[f"bucket:{key}"] = count(bucket)
     row = cases.aggregate(**aggregates)
 
-    by_month = [0] * 12
+    months = period_months(start, end, tz)
+    month_index = {(month.year, month.month): index for index, month in enumerate(months)}
+    by_month = [0] * len(months)
     for month in (
         cases.annotate(month=TruncMonth("referred_at", tzinfo=tz))
         .values("month")
         .annotate(n=Count("pk"))
         .order_by("month")
-    ):  # at most 12 grouped rows, never the cases
-        by_month[month["month"].astimezone(tz).month - 1] = month["n"]
+    ):  # one grouped row per month of the period, never the cases
+        local = month["month"].astimezone(tz)
+        by_month[month_index[(local.year, local.month)]] = month["n"]
 
     received = row["received"]
     by_category = {category: row[f"category:{category}"] for category in Category.values}
@@ -187,7 +217,7 @@ def annual_report_figures(*, body: MediationBody, year: int) -> dict:
     closed_after_saisine = row["closed_after_saisine"]
     average = row["average_duration"]
     known = row["complied"] + row["not_complied"]
-    answered = closed[CaseState.SETTLED] + closed[CaseState.NO_AGREEMENT]
+    answered = closed[CaseState.SETTLED] + row["no_agreement_after_proposal"]
 
     single_merchant = None
     if body.paid_by_single_merchant:
@@ -202,10 +232,9 @@ def annual_report_figures(*, body: MediationBody, year: int) -> dict:
 
     return {
         "body": body.slug,
-        "year": year,
         "time_zone": body.time_zone,
-        "period_start": start.date().isoformat(),
-        "period_end": (end - timedelta(days=1)).date().isoformat(),
+        "period_start": start.astimezone(tz).date().isoformat(),
+        "period_end": (end.astimezone(tz) - timedelta(days=1)).date().isoformat(),
         "received": received,
         "opened": row["opened"],
         "in_progress": row["in_progress"],
@@ -216,6 +245,7 @@ def annual_report_figures(*, body: MediationBody, year: int) -> dict:
             for category in ranked[:TOP_CATEGORIES]
         ],
         "by_month": by_month,
+        "months": [month.isoformat() for month in months],
         "refused": {
             **_share(rejected, received),
             "by_reason": {
@@ -270,13 +300,18 @@ def format_percent(value: float | None) -> str:
     return "—" if value is None else f"{_number(value, 1)}\u00a0%"
 
 
-def _svg(chart_id: str, title: str, width: int, height: int, body: str) -> SafeString:
-    # Safe: every text inside was escaped where it was written (_text, the title here).
+def _svg(chart_id: str, title: str, width: int, height: int, body: str, description: str = "") -> SafeString:
+    """The chart's frame. Presentation attributes only, never `style=` (the web pages' CSP forbids
+    inline styles). `description`, if any, becomes a <desc> the chart is described by."""
+    # Safe: every text inside was escaped where it was written (_text, the title and description here).
+    chart_id = escape(chart_id)
+    described = f' aria-describedby="{chart_id}-desc"' if description else ""
+    desc = f'<desc id="{chart_id}-desc">{escape(description)}</desc>' if description else ""
     return mark_safe(
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" role="img" '
-        f'aria-labelledby="{escape(chart_id)}-title" viewBox="0 0 {width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{chart_id}" role="img" '
+        f'aria-labelledby="{chart_id}-title"{described} viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}">'
-        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>{body}</svg>'
+        f'<title id="{chart_id}-title">{escape(title)}</title>{desc}{body}</svg>'
     )
 
 
@@ -311,15 +346,19 @@ def bar_chart_svg(
     limit_label: str = "",
     width: int = CHART_WIDTH,
     height: int = 130,
+    highest: int | None = None,
+    description: str = "",
 ) -> SafeString:
     """Vertical bars, each with its value above it and its label below. `limit_after=i` draws a
-    dashed line after bar i (the 90-day limit in the duration chart), labelled `limit_label`."""
+    dashed line after bar i (the 90-day limit in the duration chart), labelled `limit_label`.
+    `highest` fixes the top of the scale, so that several charts side by side compare (at least the
+    largest value); `description` is the chart's <desc>."""
     top, bottom, side = 24, 16, 2
     plot_height = height - top - bottom
     band = (width - 2 * side) / max(len(values), 1)
     bar = band * 0.64
     label_size = min(LABEL_SIZE, band / max((len(label) * 0.6 for label in labels), default=1) * 0.95)
-    highest = max(values, default=0) or 1
+    highest = max(max(values, default=0), highest or 0) or 1
     baseline = top + plot_height
     colours = colours or [BLUE] * len(values)
     parts = []
@@ -353,7 +392,7 @@ def bar_chart_svg(
             'stroke-width="1.2" stroke-dasharray="4 3"/>'
         )
         parts.append(_text(x + 4, 10, limit_label, size=LABEL_SIZE, fill=RED, bold=True))
-    return _svg(chart_id, title, width, height, "".join(parts))
+    return _svg(chart_id, title, width, height, "".join(parts), description)
 
 
 def hbar_chart_svg(
@@ -363,9 +402,10 @@ def hbar_chart_svg(
     rows: list[tuple[str, int, str]],
     colours: list[str] | None = None,
     width: int = CHART_WIDTH,
+    description: str = "",
 ) -> SafeString:
     """Horizontal bars, one row per (label, value, text shown after the bar). The label column is as
-    wide as the longest label needs, up to 45 % of the width."""
+    wide as the longest label needs, up to 45 % of the width. `description` is the chart's <desc>."""
     row_height, top, gap = 18, 3, 6
     value_width = max((_text_width(shown, LABEL_SIZE) for _label, _value, shown in rows), default=0) + gap
     longest = max((len(label) for label, _value, _shown in rows), default=1) or 1
@@ -389,7 +429,7 @@ def hbar_chart_svg(
         f'<line x1="{label_width:.1f}" y1="{top}" x2="{label_width:.1f}" y2="{top + len(rows) * row_height}" '
         f'stroke="{GREY}" stroke-width="0.8"/>'
     )
-    return _svg(chart_id, title, width, top * 2 + len(rows) * row_height, "".join(parts))
+    return _svg(chart_id, title, width, top * 2 + len(rows) * row_height, "".join(parts), description)
 
 
 def month_labels(year: int) -> list[str]:
@@ -416,11 +456,41 @@ def duration_labels() -> list[str]:
     return [_("0–30 days"), _("31–60 days"), _("61–90 days"), _("over 90 days")]
 
 
+def refusals_chart_svg(figures: dict, *, description: str = "") -> SafeString:
+    """Refusals by reason code (D11), from `annual_report_figures` or `period_report_figures`."""
+    return hbar_chart_svg(
+        chart_id="chart-refusals",
+        title=_("Refusals by reason (share of all refusals)"),
+        rows=[
+            (
+                str(REFUSAL_SHORT_LABELS[reason]),
+                share["count"],
+                f"{_number(share['count'])} ({format_percent(share['percent'])})",
+            )
+            for reason, share in figures["refused"]["by_reason"].items()
+        ],
+        description=description,
+    )
+
+
+def durations_chart_svg(figures: dict, *, description: str = "") -> SafeString:
+    """Durations (closure − saisine, D16) by bucket, the 90-day limit drawn after the third bar."""
+    return bar_chart_svg(
+        chart_id="chart-durations",
+        title=_("Duration of the mediations closed after a saisine, against the 90-day limit"),
+        labels=duration_labels(),
+        values=list(figures["duration"]["buckets"].values()),
+        colours=[BLUE, BLUE, BLUE, RED],
+        limit_after=2,
+        limit_label=_("90-day limit"),
+        height=120,
+        description=description,
+    )
+
+
 def annual_report_charts(figures: dict) -> dict[str, SafeString]:
     """The report's four charts as inline SVG, in the active language. The template puts the same
     numbers as text next to each one."""
-    refused = figures["refused"]
-    duration = figures["duration"]
     received = figures["received"]
 
     def shown(count: int) -> str:
@@ -439,28 +509,8 @@ def annual_report_charts(figures: dict) -> dict[str, SafeString]:
             labels=month_labels(figures["year"]),
             values=figures["by_month"],
         ),
-        "refusals": hbar_chart_svg(
-            chart_id="chart-refusals",
-            title=_("Refusals by reason (share of all refusals)"),
-            rows=[
-                (
-                    str(REFUSAL_SHORT_LABELS[reason]),
-                    share["count"],
-                    f"{_number(share['count'])} ({format_percent(share['percent'])})",
-                )
-                for reason, share in refused["by_reason"].items()
-            ],
-        ),
-        "durations": bar_chart_svg(
-            chart_id="chart-durations",
-            title=_("Duration of the mediations closed after a saisine, against the 90-day limit"),
-            labels=duration_labels(),
-            values=list(duration["buckets"].values()),
-            colours=[BLUE, BLUE, BLUE, RED],
-            limit_after=2,
-            limit_label=_("90-day limit"),
-            height=120,
-        ),
+        "refusals": refusals_chart_svg(figures),
+        "durations": durations_chart_svg(figures),
         "outcomes": hbar_chart_svg(
             chart_id="chart-outcomes",
             title=_("Outcome of the disputes received (share of all disputes received)"),

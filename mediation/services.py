@@ -8,6 +8,7 @@ from datetime import date
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from complaints.models import Complaint, PartySide
@@ -31,6 +32,7 @@ from odr.references.services import reference_next
 from . import notices
 from .models import (
     ACTIVE_CASE_STATES,
+    AGREEMENT_NOTE,
     PRIVATE_AUDIENCE_OF,
     Audience,
     CaseMessage,
@@ -53,6 +55,21 @@ from .statements import LIMITATION_RESTARTS, WITHDRAWAL_AT_ANY_TIME, in_language
 SYSTEM = "system"
 MEDIATOR = "mediator"
 CLOSED_MESSAGE = _("This mediation is closed.")
+
+# "Record an amicable agreement": the parties agreed on terms of their own during the mediation. The
+# mediator records them as a proposal that both parties confirm through the normal answer (D26), with
+# the mandatory statements (D24); these texts only change the wording.
+AGREEMENT_RECORDED = _(
+    "This proposal records the terms the parties agreed on during the mediation. It binds them only "
+    "once both parties have accepted it here."
+)
+AGREEMENT_CONFIRMED_GROUNDS = _(
+    "The parties reached an agreement during the mediation; the mediator recorded its terms and both "
+    "parties accepted them:"
+)
+AGREEMENT_NOT_CONFIRMED_GROUNDS = _(
+    "The terms the mediator recorded as the parties' agreement were not accepted by both parties:"
+)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -623,8 +640,21 @@ def case_post_message(
 # --- The proposal (D24–D26) -----------------------------------------------------------------------
 
 
-def proposal_issue(*, case: MediationCase, by, solution: str, acceptance_days: int | None = None) -> Proposal:
-    """D24–D25: the proposal, with the statements the platform adds, and an answer deadline."""
+def proposal_issue(
+    *,
+    case: MediationCase,
+    by,
+    solution: str,
+    acceptance_days: int | None = None,
+    agreement: bool = False,
+) -> Proposal:
+    """D24–D25: the proposal, with the statements the platform adds, and an answer deadline.
+
+    `agreement=True` records terms the parties agreed on during the mediation ("record an amicable
+    agreement"). It is still a proposal with the mandatory statements, confirmed by both parties'
+    answers (D26: settled only when both accept); only the wording changes — a note stored with the
+    statements in every language (`Proposal.records_agreement`), the audit event and the grounds.
+    """
     if not solution.strip():
         raise InvalidInput(_("Write the proposed solution."))
     days = settings.ODR_PROPOSAL_ACCEPTANCE_DAYS if acceptance_days is None else acceptance_days
@@ -640,11 +670,15 @@ def proposal_issue(*, case: MediationCase, by, solution: str, acceptance_days: i
         )
         case.save()
         now = clock.now()
+        statements = statements_snapshot()
+        if agreement:
+            for code, note in in_languages(AGREEMENT_RECORDED).items():
+                statements[code][AGREEMENT_NOTE] = note
         proposal = Proposal.objects.create(
             case=case,
             issued_by=by,
             solution=solution,
-            statements=statements_snapshot(),
+            statements=statements,
             issued_at=now,
             acceptance_due_at=period_end(now, days=days, time_zone=_tz(case)),
         )
@@ -663,6 +697,7 @@ def proposal_issue(*, case: MediationCase, by, solution: str, acceptance_days: i
             role=MEDIATOR,
             proposal_id=proposal.pk,
             acceptance_due_at=proposal.acceptance_due_at,
+            **({"agreement": True} if agreement else {}),
         )
         _notify(
             case,
@@ -670,17 +705,28 @@ def proposal_issue(*, case: MediationCase, by, solution: str, acceptance_days: i
             f"proposal.issued:{proposal.pk}",
             acceptance_due_at=proposal.acceptance_due_at,
             statements=proposal.statements,  # D24: exactly what is stored with the proposal
+            **({"agreement": True} if agreement else {}),
         )
     return proposal
+
+
+def _outcome_grounds(proposal: Proposal, *, settled: bool) -> str:
+    """The proposal's solution; for a recorded agreement, introduced in the mediator's language (the
+    language the terms were written in) by what became of it."""
+    if not proposal.records_agreement:
+        return proposal.solution
+    with translation.override(proposal.issued_by.preferred_language or settings.LANGUAGE_CODE):
+        intro = AGREEMENT_CONFIRMED_GROUNDS if settled else AGREEMENT_NOT_CONFIRMED_GROUNDS
+        return f"{intro}\n\n{proposal.solution}"
 
 
 def _settle_or_end(case: MediationCase, proposal: Proposal) -> None:
     """D26: both accepted → settled; any refusal → no agreement. Otherwise wait for the other."""
     decisions = set(proposal.responses.values_list("decision", flat=True))
     if ResponseDecision.REFUSED in decisions:
-        run_transition(case, "end_without_agreement", grounds=proposal.solution)
+        run_transition(case, "end_without_agreement", grounds=_outcome_grounds(proposal, settled=False))
     elif decisions == {ResponseDecision.ACCEPTED}:
-        run_transition(case, "settle", grounds=proposal.solution)
+        run_transition(case, "settle", grounds=_outcome_grounds(proposal, settled=True))
     else:
         return
     case.save()
@@ -767,6 +813,34 @@ def proposal_deem_refused(*, response: ProposalResponse) -> ProposalResponse:
 
 
 # --- Ending early ---------------------------------------------------------------------------------
+
+
+def case_close_without_agreement(*, case: MediationCase, by, grounds: str) -> MediationCase:
+    """The mediator ends an open mediation in which no solution could be found, before any proposal
+    (once a proposal is issued, the parties' answers decide, D26). The written grounds are the outcome
+    (D27); both parties receive the closure notice with the saisine and closure dates and the
+    limitation statement (D28, C. civ. 2238)."""
+    if not grounds.strip():
+        raise InvalidInput(_("Write the grounds for closing the mediation without agreement."))
+    with transaction.atomic():
+        case = lock(case)
+        _act_as_mediator(by, case)
+        run_transition(
+            case,
+            "close_without_agreement",
+            grounds=grounds,
+            by=by,
+            not_in_state_message=_(
+                "Only an open mediation with no proposal issued can be closed without agreement: once "
+                "a proposal is issued, the parties' answers decide the outcome."
+            ),
+        )
+        case.save()
+        _audit(case, "case.no_agreement", actor=by, role=MEDIATOR, closed_by_mediator=True)
+        deadline_close(subject=case, kind=DeadlineKind.OUTCOME)  # the outcome is reached: met (or late)
+        _stop_case_clocks(case)
+        _closure_notice(case)
+    return case
 
 
 def case_withdraw(*, case: MediationCase, by, reason: str = "") -> MediationCase:

@@ -15,6 +15,9 @@ urlpatterns = [
     path("", include("complaints.urls")),
     path("", include("complaints.merchant_urls")),
     path("", include("mediation.urls")),
+    path("", include("mediation.mediator_urls")),
+    path("", include("mediation.party_urls")),
+    path("", include("mediation.compliance_urls")),
 ]
 
 if settings.DEBUG:

@@ -15,8 +15,10 @@ def portal(request):
     nav = Navigation(request.user)
     if nav.merchants:
         return redirect("merchant:dashboard")
+    if nav.mediator_bodies:
+        return redirect("mediator:workspace")
     if nav.compliance_bodies:
-        return redirect("mediation:body_documents", slug=nav.compliance_bodies[0].slug)
+        return redirect("compliance:dashboard", slug=nav.compliance_bodies[0].slug)
     if nav.is_consumer:
         return redirect("complaints:list")
     return redirect("home")

@@ -1,23 +1,53 @@
-"""The compliance officer's reports and exports for their mediation body (D36, D37).
+"""The compliance area of a mediation body (issue 6; D12, D16–D18, D29, D34, D36, D37).
 
-Only compliance officers of that body; anyone else gets the same 404 as for a body that does not exist.
+- `dashboard`: counters and charts of the body's cases over a period (mediation/dashboard.py);
+- `breaches`: the deadline breaches of the body's cases;
+- `cases` and `case_audit`: the body's cases, and one case's audit chains verified at request time,
+  with the export of its audit trail as PDF/A (`audit_export`);
+- `body_documents` (namespace "mediation"): the annual report and the bulk export, with progress.
+
+Only compliance officers of that body; anyone else (its mediators too) gets the same 404 as for a body
+that does not exist. Thin views: parse, check, call one selector or service.
 """
 
 from datetime import date
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from odr import clock
 from odr.accounts.models import MediationBody
 from odr.accounts.selectors import is_compliance_officer_of
+from odr.audit.selectors import audit_events_for
+from odr.audit.services import audit_verify
+from odr.deadlines.calendar import local_date
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.documents.services import document_request
+
+from ..dashboard import (
+    BREACH_KINDS,
+    BREACH_LABELS,
+    annotate_breaches,
+    breaches_of,
+    dashboard_charts,
+    dashboard_figures,
+    dashboard_tables,
+    date_range_period,
+    days_late,
+    year_period,
+)
+from ..models import CaseState, MediationCase
 
 BODY_DOCUMENT_KINDS = (DocumentKind.ANNUAL_REPORT, DocumentKind.CASE_EXPORT)
 
@@ -40,19 +70,16 @@ def body_documents(request, slug):
         subject_reference=body_reference(body), kind__in=BODY_DOCUMENT_KINDS
     )
     this_year = timezone.localdate().year
-    return render(
-        request,
-        "mediation/body_documents.html",
-        {
-            "body": body,
-            "documents": documents,
-            "years": range(this_year, this_year - 6, -1),
-            "in_progress": any(
-                d.status in (DocumentStatus.PENDING, DocumentStatus.RUNNING) for d in documents
-            ),
-            "error": request.GET.get("error"),
-        },
-    )
+    context = {
+        "body": body,
+        "documents": documents,
+        "years": range(this_year, this_year - 6, -1),
+        "in_progress": any(d.status in (DocumentStatus.PENDING, DocumentStatus.RUNNING) for d in documents),
+        "error": request.GET.get("error"),
+    }
+    if request.htmx and request.GET.get("part") == "documents":  # the list polls itself while in progress
+        return render(request, "compliance/_body_documents.html", context)
+    return render(request, "mediation/body_documents.html", context)
 
 
 @login_required
@@ -92,3 +119,205 @@ def body_document_generate(request, slug):
             parameters=parameters,
         )
     return redirect("mediation:body_documents", slug=body.slug)
+
+
+# --- The dashboard (issue 6) --------------------------------------------------------------------------
+
+FIRST_YEAR = 2000
+LONGEST_RANGE_DAYS = 5 * 366  # a date range of at most five years: about sixty bars a chart
+PAGE_SIZE = 50
+
+
+def _querystring(**parameters) -> str:
+    """The list's filters for its page links, encoded (the page number is added by the template)."""
+    return urlencode({name: value for name, value in parameters.items() if value})
+
+
+def _period(body: MediationBody, query, today: date):
+    """The period asked for in the query string: `from` and `to` (dates, both included), or `year`;
+    the current year by default. Returns (period, error message or "")."""
+    default = year_period(body, today.year)
+    first, last = query.get("from", "").strip(), query.get("to", "").strip()
+    if first or last:
+        try:
+            first_day, last_day = date.fromisoformat(first), date.fromisoformat(last)
+        except ValueError:
+            return default, _("Give both dates of the range (YYYY-MM-DD).")
+        if last_day < first_day:
+            return default, _("The start date must not be after the end date.")
+        if first_day.year < FIRST_YEAR or last_day.year > today.year:
+            return default, _("Choose dates from %(first)s to this year.") % {"first": FIRST_YEAR}
+        if (last_day - first_day).days > LONGEST_RANGE_DAYS:
+            return default, _("Choose a range of at most five years.")
+        return date_range_period(body, first_day, last_day), ""
+    year = query.get("year", "").strip()
+    if year:
+        if not year.isdigit() or not FIRST_YEAR <= int(year) <= today.year:
+            return default, _("Choose a year from the list.")
+        return year_period(body, int(year)), ""
+    return default, ""
+
+
+@login_required
+@require_GET
+def dashboard(request, slug):
+    """The body's counters and charts for a period (D12, D16–D18, D29, D36); numbers in tables too."""
+    body = body_for_officer_or_404(request.user, slug)
+    now = clock.now()
+    today = local_date(now, ZoneInfo(body.time_zone))
+    period, error = _period(body, request.GET, today)
+    figures = dashboard_figures(body=body, period=period, now=now)
+    return render(
+        request,
+        "compliance/dashboard.html",
+        {
+            "body": body,
+            "period": period,
+            "figures": figures,
+            "charts": dashboard_charts(figures),
+            "tables": dashboard_tables(figures),
+            "years": sorted({*range(today.year, today.year - 6, -1), period.first_day.year}, reverse=True),
+            "error": error,
+            "section": "dashboard",
+        },
+        status=400 if error else 200,
+    )
+
+
+@login_required
+@require_GET
+def breaches(request, slug):
+    """The deadline breaches of the body's cases (D3, D12, D16–D18): filter by kind and by whether the
+    duty is still owed; sorted by due date."""
+    body = body_for_officer_or_404(request.user, slug)
+    now = clock.now()
+    tz = ZoneInfo(body.time_zone)
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in BREACH_KINDS else ""
+    state = request.GET.get("state", "")
+    state = state if state in ("open", "ended") else ""
+    sort = "due" if request.GET.get("sort") == "due" else "-due"
+    rows = annotate_breaches(breaches_of(body, now=now)).order_by(
+        "due_at" if sort == "due" else "-due_at", "pk"
+    )
+    if kind:
+        rows = rows.filter(kind=kind)
+    if state:
+        rows = rows.filter(ended_at__isnull=state == "open")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "compliance/breaches.html",
+        {
+            "body": body,
+            "page": page,
+            "breaches": [
+                {
+                    "deadline": deadline,
+                    "label": BREACH_LABELS[deadline.kind],
+                    "recorded": deadline.status != "pending",
+                    "days_late": days_late(deadline.due_at, deadline.ended_at, now=now, tz=tz),
+                }
+                for deadline in page
+            ],
+            "kinds": [(value, BREACH_LABELS[value]) for value in BREACH_KINDS],
+            "kind": kind,
+            "state": state,
+            "sort": sort,
+            "querystring": _querystring(kind=kind, state=state, sort=sort),
+            "section": "breaches",
+        },
+    )
+
+
+@login_required
+@require_GET
+def cases(request, slug):
+    """The body's cases, searchable by reference (the case's or its complaint's), with their dates."""
+    body = body_for_officer_or_404(request.user, slug)
+    query = request.GET.get("q", "").strip()[:40]
+    state = request.GET.get("state", "")
+    state = state if state in CaseState.values else ""
+    rows = (
+        MediationCase.objects.filter(mediation_body=body)
+        .select_related("complaint")
+        .order_by("-referred_at", "-pk")
+    )
+    if query:
+        rows = rows.filter(Q(reference__icontains=query) | Q(complaint__reference__icontains=query))
+    if state:
+        rows = rows.filter(state=state)
+    return render(
+        request,
+        "compliance/cases.html",
+        {
+            "body": body,
+            "page": Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")),
+            "query": query,
+            "state": state,
+            "states": CaseState.choices,
+            "querystring": _querystring(q=query, state=state),
+            "section": "cases",
+        },
+    )
+
+
+def _body_case_or_404(body: MediationBody, reference: str) -> MediationCase:
+    case = (
+        MediationCase.objects.select_related("complaint")
+        .filter(mediation_body=body, reference=reference)
+        .first()
+    )
+    if case is None:
+        raise Http404
+    return case
+
+
+@login_required
+@require_GET
+def case_audit(request, slug, reference):
+    """D34: the case's two chains (the complaint's C-… and the mediation's M-…) verified now, with their
+    events; D37: the export of the trail as PDF/A and the exports already made."""
+    body = body_for_officer_or_404(request.user, slug)
+    case = _body_case_or_404(body, reference)
+    exports = GeneratedDocument.objects.filter(
+        subject_reference=case.reference, kind=DocumentKind.AUDIT_TRAIL
+    )
+    context = {
+        "body": body,
+        "case": case,
+        "exports": exports,
+        "exporting": any(d.status in (DocumentStatus.PENDING, DocumentStatus.RUNNING) for d in exports),
+        "section": "cases",
+    }
+    if request.htmx and request.GET.get("part") == "exports":  # the list polls itself while in progress
+        return render(request, "compliance/_audit_exports.html", context)
+    context["chains"] = [
+        {
+            "title": title,
+            "stream": stream,
+            "verification": audit_verify(stream=stream),
+            "events": list(audit_events_for(stream)),
+        }
+        for title, stream in ((_("Complaint"), case.complaint.reference), (_("Mediation"), case.reference))
+    ]
+    return render(request, "compliance/audit.html", context)
+
+
+@login_required
+@require_POST
+def audit_export(request, slug, reference):
+    """D37: the case's audit trail as PDF/A, generated in the background (as on the case's documents
+    page); the export itself is recorded in the chain with its SHA-256 when the file is made."""
+    body = body_for_officer_or_404(request.user, slug)
+    case = _body_case_or_404(body, reference)
+    with transaction.atomic():
+        document_request(
+            kind=DocumentKind.AUDIT_TRAIL,
+            subject_reference=case.reference,
+            by=request.user,
+            language=get_language(),
+            parameters={},
+        )
+    messages.success(request, _("The audit trail is being exported as PDF/A: it will be listed below."))
+    return redirect("compliance:audit", slug=body.slug, reference=case.reference)
