@@ -53,6 +53,7 @@ def case_documents(request, reference):
             "documents": visible,
             "may_export_audit": record_audience(request.user, case) == FULL,
             "is_party": record_audience(request.user, case) != FULL,
+            "is_mediator": is_case_mediator(request.user, case),
             "pending": any(d.status == DocumentStatus.PENDING for d in visible),
         },
     )

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from odr import clock
 
@@ -55,9 +56,10 @@ def _tail_problem(last: AuditEvent) -> str:
     """The chain's head row remembers its last event: a chain that ends earlier lost its tail."""
     head = AuditStreamHead.objects.filter(stream=last.stream).first()
     if head is not None and (head.last_seq, head.last_hash) != (last.seq, last.hash):
-        return (
-            f"the chain ends at #{last.seq} but its head records #{head.last_seq}: later events were removed"
-        )
+        return _("the chain ends at #%(last)s but its head records #%(head)s: later events were removed") % {
+            "last": last.seq,
+            "head": head.last_seq,
+        }
     return ""
 
 
@@ -104,13 +106,13 @@ def audit_verify(*, stream: str | None = None) -> ChainVerification:
             expected_seq = 1
         problem = ""
         if event.seq != expected_seq:
-            problem = (
-                f"sequence number {event.seq} where {expected_seq} was expected (event missing or inserted)"
-            )
+            problem = _(
+                "sequence number %(seq)s where %(expected)s was expected (event missing or inserted)"
+            ) % {"seq": event.seq, "expected": expected_seq}
         elif event.prev_hash != expected_prev:
-            problem = "its previous-hash does not match the event before it"
+            problem = _("its previous-hash does not match the event before it")
         elif event.hash != event_hash(**_hashed_fields(event)):
-            problem = "its content does not match its hash (edited after it was written)"
+            problem = _("its content does not match its hash (edited after it was written)")
         if problem:
             return ChainVerification(checked, streams, event, problem)
         checked += 1

@@ -262,3 +262,21 @@ def test_d27_the_record_of_a_mediation_closed_without_agreement_gives_its_ground
     assert "Closed without agreement" in text
     assert "aucune solution n'a pu être trouvée" in text
     assert "six months" in text  # D28
+
+
+def test_d24_the_parties_read_that_the_proposal_records_their_agreement(opened, mediator, consumer, client):
+    """The note reaches the parties wherever they read the proposal: e-mail and case page."""
+    from django.urls import reverse
+
+    from odr.notifications.emails import build_email
+
+    with travel(LATER):
+        proposal = proposal_issue(case=opened, by=mediator, solution=TERMS, agreement=True)
+    note = proposal.statements["en"][AGREEMENT_NOTE]
+    message = outbox("proposal_issued").get(to_user=consumer)
+    message.language = "en"
+    email = build_email(message)
+    assert note in email.body and note in email.alternatives[0][0]
+    client.force_login(consumer)
+    page = client.get(reverse("parties:case", args=[opened.reference]), HTTP_ACCEPT_LANGUAGE="en")
+    assert note.replace("'", "&#x27;") in page.content.decode()
