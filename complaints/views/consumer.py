@@ -1,14 +1,14 @@
 """The consumer's own pages: "My cases" (D2), withdrawing (D19), consents and receipts (D31–D33)."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from odr.consent.models import ConsentReceipt, ConsentRecord
-from odr.consent.pdf import receipt_pdf
+from odr.consent.models import ConsentRecord
+from odr.consent.views import receipt_download_response
 from odr.web import attempt, get_or_404
 
 from .. import services
@@ -79,16 +79,6 @@ def consent_withdraw(request, reference, uid):
 @login_required
 def receipt_download(request, reference, receipt_id):
     complaint = _own_complaint(request, reference)
-    receipt = (
-        ConsentReceipt.objects.filter(
-            receipt_id=receipt_id, record__case_reference=complaint.reference, record__person=request.user
-        )
-        .select_related("record")
-        .first()
+    return receipt_download_response(
+        person=request.user, case_reference=complaint.reference, receipt_id=receipt_id
     )
-    if receipt is None:
-        raise Http404
-    response = HttpResponse(receipt_pdf(receipt), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="receipt-{receipt.receipt_id}.pdf"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response

@@ -17,7 +17,7 @@ from collections import defaultdict
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language, gettext_lazy
@@ -32,8 +32,8 @@ from complaints.selectors import complaint_get_for
 from complaints.views.shared import file_response
 from odr import clock
 from odr.audit.models import AuditEvent
-from odr.consent.models import ConsentReceipt, ConsentRecord
-from odr.consent.pdf import receipt_pdf
+from odr.consent.models import ConsentRecord
+from odr.consent.views import receipt_download_response
 from odr.web import attempt, form_errors, get_or_404
 
 from .. import notices
@@ -445,19 +445,9 @@ def consent_withdraw(request, reference, uid):
 def receipt_download(request, reference, receipt_id):
     """D32: the person's own receipt, as PDF; nobody else's."""
     case, _side = _party_case(request, reference)
-    receipt = (
-        ConsentReceipt.objects.filter(
-            receipt_id=receipt_id, record__case_reference=case.reference, record__person=request.user
-        )
-        .select_related("record")
-        .first()
+    return receipt_download_response(
+        person=request.user, case_reference=case.reference, receipt_id=receipt_id
     )
-    if receipt is None:
-        raise Http404
-    response = HttpResponse(receipt_pdf(receipt), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="receipt-{receipt.receipt_id}.pdf"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @login_required

@@ -3,13 +3,15 @@
 import json
 from datetime import UTC, datetime
 
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .forms import VerifyForm
 from .keys import public_jwks
+from .models import ConsentReceipt
+from .pdf import receipt_pdf
 from .receipts import receipt_verify
 
 
@@ -55,3 +57,21 @@ def verify(request):
     if result.valid:
         context["readable"] = _readable(result.claims)
     return render(request, "consent/verify.html", context)
+
+
+def receipt_download_response(*, person, case_reference: str, receipt_id) -> HttpResponse:
+    """D32: `person`'s own receipt for a consent about `case_reference`, as its PDF; a receipt of
+    anyone else, or of another case, is the same 404 as one that does not exist."""
+    receipt = (
+        ConsentReceipt.objects.filter(
+            receipt_id=receipt_id, record__case_reference=case_reference, record__person=person
+        )
+        .select_related("record")
+        .first()
+    )
+    if receipt is None:
+        raise Http404
+    response = HttpResponse(receipt_pdf(receipt), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="receipt-{receipt.receipt_id}.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
