@@ -53,7 +53,9 @@ class DocumentRequestForm(forms.Form):
 
     text = _text(
         _("Documents needed"),
-        help_text=_("The consumer is told by e-mail. The 21-day clock stops until the file is complete."),
+        help_text=_(
+            "The consumer is told by e-mail. The 21-day period runs only from receipt of the complete file."
+        ),
     )
 
 
@@ -106,7 +108,7 @@ class ProposalForm(forms.Form):
         label=_("Days the parties have to answer"),
         min_value=1,
         max_value=365,
-        help_text=_("Calendar days; the deadline ends at midnight, local time, on the last day."),
+        help_text=_("Calendar days; the deadline ends at the end of the last day (23:59, local time)."),
     )
 
     def __init__(self, *args, **kwargs):

@@ -54,7 +54,10 @@ QUEUE_DEFINITIONS = (
         INCOMPLETE,
         _("Incomplete files"),
         _("documents requested on"),
-        _("Waiting for documents: the 21-day clock starts again when you record the file as complete."),
+        _(
+            "Waiting for documents: the 21-day period runs from receipt of the complete file, "
+            "which you record here."
+        ),
     ),
     (
         ADMISSIBILITY,

@@ -188,7 +188,10 @@ def request_documents(request, reference):
         case,
         "documents_form",
         lambda data: services.case_request_documents(case=case, by=request.user, text=data["text"]),
-        success=_("The consumer has been asked for the documents. The 21-day clock is stopped."),
+        success=_(
+            "The consumer has been asked for the documents. The 21-day period will run from receipt of "
+            "the complete file."
+        ),
         anchor="#admissibility",
     )
 

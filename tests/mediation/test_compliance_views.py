@@ -218,7 +218,7 @@ def test_d36_d11_dashboard_refusal_reasons(year_of_cases, body, compliance_offic
     assert figure(html, "reason:no_prior_complaint") == "0"
     assert figure(html, "reason:out_of_competence") == "0"
     assert figure(html, "reason:time_barred:percent") == "33.3\u00a0%"
-    assert "3 cases refused as not admissible (33.3\u00a0% of the cases received)." in html
+    assert "Cases refused as not admissible: 3 (33.3\u00a0% of the cases received)." in html
 
 
 def test_d36_d16_dashboard_durations_against_the_90_day_limit(year_of_cases, body, compliance_officer):

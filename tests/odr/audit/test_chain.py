@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
+from django.utils import translation
 
 from odr.audit.chain import event_hash
 from odr.audit.models import GENESIS_HASH, AppendOnlyError, AuditEvent
@@ -37,6 +38,13 @@ def chain(db):
     second = record("C-2026-000001", "complaint.answered", decision="reject")
     third = record("C-2026-000001", "complaint.referred", case="M-2026-000001")
     return [first, second, third]
+
+
+@pytest.fixture(autouse=True)
+def _english_problems():
+    """The chain's problems are translated; these tests read them in English."""
+    with translation.override("en"):
+        yield
 
 
 def test_d34_each_event_carries_the_hash_of_the_previous_one(chain):
