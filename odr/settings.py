@@ -38,6 +38,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rules.apps.AutodiscoverRulesConfig",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_filters",
+    "odr.api",
+    "odr.webhooks",
     "allauth",
     "allauth.account",
     "django_htmx",
@@ -181,6 +186,39 @@ else:
     EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=DEV_MAILBOX_BACKEND)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # a hung SMTP server must not hold an outbox lock
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ODR <no-reply@localhost>")
+
+# --- The REST API (issue 7): /api/v1/, JSON only, per-merchant API keys, cursor pagination, RFC 9457
+# --- problem details for every error, OpenAPI 3 by drf-spectacular (Swagger UI and ReDoc self-hosted).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "odr.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "odr.api.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["odr.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("ODR_API_RATE", default="600/minute")},
+    "EXCEPTION_HANDLER": "odr.api.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ODR platform API",
+    "DESCRIPTION": "Complaints, mediation cases, webhooks and consent receipts for merchants and integrations.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 # --- Uploads (issue 5): evidence files. Allow-listed by their bytes, not their names.
 ODR_UPLOAD_MAX_BYTES = env.int("ODR_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)

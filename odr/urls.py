@@ -18,6 +18,9 @@ urlpatterns = [
     path("", include("mediation.mediator_urls")),
     path("", include("mediation.party_urls")),
     path("", include("mediation.compliance_urls")),
+    path("api/v1/", include("odr.api.urls")),
+    path("", include("odr.api.portal_urls")),
+    path("", include("odr.webhooks.urls")),
 ]
 
 if settings.DEBUG:
