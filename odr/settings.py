@@ -211,7 +211,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ODR platform API",
-    "DESCRIPTION": "Complaints, mediation cases, webhooks and consent receipts for merchants and integrations.",
+    "DESCRIPTION": "Complaints, mediation cases, webhooks and consent receipts for merchants.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
