@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -61,6 +61,24 @@ def body_for_officer_or_404(user, slug: str) -> MediationBody:
     if body is None or not is_compliance_officer_of(user, body):
         raise Http404
     return body
+
+
+# The role an event's actor acted in, as the trail records it (a code), in words.
+ROLE_LABELS = {
+    "consumer": gettext_lazy("consumer"),
+    "merchant": gettext_lazy("merchant"),
+    "mediator": gettext_lazy("mediator"),
+    "system": gettext_lazy("the platform"),
+    "pii_principal": gettext_lazy("person concerned by the consent"),
+    "compliance_officer": gettext_lazy("compliance officer"),
+}
+
+
+def _with_role_labels(events) -> list:
+    events = list(events)
+    for event in events:
+        event.role_label = str(ROLE_LABELS.get(event.actor_role, event.actor_role))
+    return events
 
 
 @login_required
@@ -297,7 +315,7 @@ def case_audit(request, slug, reference):
             "title": title,
             "stream": stream,
             "verification": audit_verify(stream=stream),
-            "events": list(audit_events_for(stream)),
+            "events": _with_role_labels(audit_events_for(stream)),
         }
         for title, stream in ((_("Complaint"), case.complaint.reference), (_("Mediation"), case.reference))
     ]

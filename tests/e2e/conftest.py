@@ -234,3 +234,34 @@ def pytest_terminal_summary(terminalreporter):
             continue
         seen.add(key)
         terminalreporter.write_line(f"{page} ({label}): {_describe(violation)}")
+
+
+class PdfQueue:
+    """The documents the site asked to render, as the `pdf` Celery queue would receive them."""
+
+    def __init__(self):
+        self.ids: list[int] = []
+
+    def run(self) -> list[int]:
+        """Render what is queued with the queue's own task, now, in the test's thread — what the worker
+        does in production. Call it while the browser waits with no request in flight: the test and
+        the live server's thread must not use the database at the same moment."""
+        from odr.documents.tasks import render_document
+
+        ids = list(self.ids)
+        self.ids.clear()
+        for document_id in ids:
+            status = render_document(document_id)  # calling a Celery task runs its body here
+            assert status == "ready", f"document {document_id} was not rendered: {status}"
+        return ids
+
+
+@pytest.fixture
+def pdf_queue(monkeypatch):
+    """Documents (PDFs) requested in the browser are not handed to the Celery broker — by default a
+    folder of the working tree (var/broker) — but kept in `pdf_queue.ids`; `pdf_queue.run()` renders
+    them with the `pdf` queue's task (odr.documents.tasks.render_document) when the test says so. The
+    request, the rendering and the download are the real ones; only the worker is the test."""
+    queue = PdfQueue()
+    monkeypatch.setattr("odr.documents.services._enqueue", queue.ids.append)
+    return queue
