@@ -22,6 +22,7 @@ from odr.fsm import run_transition
 from odr.locking import lock
 from odr.notifications.services import outbox_email
 from odr.references.services import reference_next
+from odr.webhooks.services import webhooks_emit
 
 from . import notices
 from .models import (
@@ -88,6 +89,17 @@ def _notify_consumer(complaint: Complaint, template: str, key: str, **context) -
         template=template,
         to=complaint.consumer,
         context={"reference": complaint.reference, "time_zone": _time_zone(complaint), **context},
+        case_reference=complaint.reference,
+    )
+
+
+def _webhook(complaint: Complaint, event: str, key: str, **data) -> None:
+    """Tell the merchant's webhook endpoints (ids, references, states and dates only)."""
+    webhooks_emit(
+        merchant=complaint.merchant,
+        event=event,
+        key=key,
+        data={"reference": complaint.reference, "state": complaint.state, **data},
         case_reference=complaint.reference,
     )
 
@@ -205,6 +217,16 @@ def complaint_file(
             f"complaint.filed:{complaint.reference}:merchant",
             response_due_at=complaint.response_due_at,
         )
+        _webhook(
+            complaint,
+            "complaint.filed",
+            f"complaint.filed:{complaint.reference}",
+            filed_at=complaint.filed_at,
+            written_complaint_at=complaint.written_complaint_at,
+            response_due_at=complaint.response_due_at,
+            referral_window_ends_at=complaint.referral_window_ends_at,
+            order_reference=complaint.order_reference,
+        )
     return complaint
 
 
@@ -274,6 +296,14 @@ def complaint_answer(
                 f"complaint.answered:{complaint.reference}",
                 **context,
             )
+        _webhook(
+            complaint,
+            "complaint.answered",
+            f"complaint.answered:{complaint.reference}",
+            decision=decision,
+            offer_id=offer.pk if offer else None,
+            answered_at=complaint.answered_at,
+        )
     return complaint
 
 
@@ -316,6 +346,13 @@ def complaint_remind_merchant(*, complaint: Complaint, days_left: int) -> None:
             response_due_at=complaint.response_due_at,
             days_left=days_left,
         )
+        _webhook(
+            complaint,
+            "complaint.deadline_soon",
+            f"complaint.deadline_soon:{complaint.reference}:{days_left}",
+            response_due_at=complaint.response_due_at,
+            days_left=days_left,
+        )
 
 
 # --- Messages and offers --------------------------------------------------------------------------
@@ -336,6 +373,7 @@ def complaint_post_message(*, complaint: Complaint, by, body: str) -> Message:
         key = f"complaint.message:{message.pk}"
         if side == PartySide.CONSUMER:
             _notify_merchant(complaint, "complaint_message", key)
+            _webhook(complaint, "complaint.message", key, message_id=message.pk, sent_at=message.sent_at)
         else:
             _notify_consumer(complaint, "complaint_message", key)
     return message
@@ -450,6 +488,12 @@ def _tell_further_recourse(complaint: Complaint, event: str) -> None:
         f"complaint.closed:{complaint.reference}",
         closed_as=event,
         **mediator_information(complaint),
+    )
+    _webhook(
+        complaint,
+        "complaint.closed",
+        f"complaint.closed:{complaint.reference}",
+        closed_at=complaint.closed_at,
     )
 
 

@@ -28,6 +28,7 @@ from odr.fsm import run_transition
 from odr.locking import lock
 from odr.notifications.services import outbox_email
 from odr.references.services import reference_next
+from odr.webhooks.services import webhooks_emit
 
 from . import notices
 from .models import (
@@ -174,6 +175,37 @@ def _closure_notice(case: MediationCase) -> None:
     )
 
 
+def _webhook(case: MediationCase, event: str, key: str, **data) -> None:
+    """Tell the merchant's webhook endpoints (ids, references, states and dates only)."""
+    webhooks_emit(
+        merchant=case.complaint.merchant,
+        event=event,
+        key=key,
+        data={
+            "reference": case.reference,
+            "complaint_reference": case.complaint.reference,
+            "state": case.state,
+            **data,
+        },
+        case_reference=case.reference,
+    )
+
+
+def _closed_webhook(case: MediationCase) -> None:
+    """case.closed, whatever the closing path (settled, no agreement, discontinued, declined, rejected)."""
+    extra = {"rejection_reason": case.rejection_reason} if case.state == CaseState.REJECTED else {}
+    _webhook(
+        case,
+        "case.closed",
+        f"case.closed:{case.reference}",
+        outcome=case.state,
+        saisine_at=case.saisine_at,
+        closed_at=case.closed_at,
+        closed_by_side=case.closed_by_side,
+        **extra,
+    )
+
+
 def _stop_case_clocks(case: MediationCase) -> None:
     for kind in (DeadlineKind.ADMISSIBILITY, DeadlineKind.OUTCOME):
         deadline_close(subject=case, kind=kind, cancelled=True)
@@ -263,6 +295,25 @@ def case_refer(
             case,
             "case_new_for_mediator",
             f"case.received:{case.reference}",
+            admissibility_due_at=admissibility_due_at,
+        )
+        webhooks_emit(
+            merchant=complaint.merchant,
+            event="complaint.referred",
+            key=f"complaint.referred:{complaint.reference}",
+            data={
+                "reference": complaint.reference,
+                "state": complaint.state,
+                "case_reference": case.reference,
+                "referred_at": case.referred_at,
+            },
+            case_reference=complaint.reference,
+        )
+        _webhook(
+            case,
+            "mediation.received",
+            f"mediation.received:{case.reference}",
+            referred_at=case.referred_at,
             admissibility_due_at=admissibility_due_at,
         )
     return case
@@ -357,6 +408,7 @@ def case_reject(*, case: MediationCase, by, reason: str, reasoning: str) -> Medi
             reason=reason,
             reasoning=reasoning,
         )
+        _closed_webhook(case)
     return case
 
 
@@ -390,6 +442,13 @@ def case_open(*, case: MediationCase, by) -> MediationCase:
             saisine_at=case.saisine_at,
             outcome_due_at=due_at,
             withdrawal_notice=in_languages(WITHDRAWAL_AT_ANY_TIME),
+        )
+        _webhook(
+            case,
+            "mediation.opened",
+            f"mediation.opened:{case.reference}",
+            saisine_at=case.saisine_at,
+            outcome_due_at=due_at,
         )
     return case
 
@@ -707,6 +766,15 @@ def proposal_issue(
             statements=proposal.statements,  # D24: exactly what is stored with the proposal
             **({"agreement": True} if agreement else {}),
         )
+        _webhook(
+            case,
+            "proposal.issued",
+            f"proposal.issued:{proposal.pk}",
+            proposal_id=proposal.pk,
+            issued_at=proposal.issued_at,
+            acceptance_due_at=proposal.acceptance_due_at,
+            records_agreement=agreement,
+        )
     return proposal
 
 
@@ -743,6 +811,7 @@ def _settle_or_end(case: MediationCase, proposal: Proposal) -> None:
         )
     _audit(case, f"case.{case.state}", proposal_id=proposal.pk)
     _closure_notice(case)
+    _closed_webhook(case)
 
 
 def proposal_respond(
@@ -840,6 +909,7 @@ def case_close_without_agreement(*, case: MediationCase, by, grounds: str) -> Me
         deadline_close(subject=case, kind=DeadlineKind.OUTCOME)  # the outcome is reached: met (or late)
         _stop_case_clocks(case)
         _closure_notice(case)
+        _closed_webhook(case)
     return case
 
 
@@ -854,6 +924,7 @@ def case_withdraw(*, case: MediationCase, by, reason: str = "") -> MediationCase
         _audit(case, "case.discontinued", actor=by, role=side, reason=reason)
         _notify_mediators(case, "case_withdrawn", f"case.withdrawn:{case.reference}", side=side)
         _closure_notice(case)
+        _closed_webhook(case)
     return case
 
 
@@ -898,6 +969,7 @@ def case_merchant_decline(*, case: MediationCase, by, reason: str = "") -> Media
         _notify_mediators(case, "case_merchant_declined", f"case.merchant_declined:{case.reference}")
         if case.saisine_at:  # D28: the limitation period, suspended since the saisine, runs again
             _closure_notice(case)
+        _closed_webhook(case)
     return case
 
 

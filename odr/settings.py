@@ -220,6 +220,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# --- Webhooks (issue 7): a receiver has this long to answer; plain http only to localhost, for tests.
+ODR_WEBHOOK_TIMEOUT_SECONDS = env.int("ODR_WEBHOOK_TIMEOUT_SECONDS", default=5)
+ODR_WEBHOOKS_ALLOW_HTTP_LOCALHOST = env.bool("ODR_WEBHOOKS_ALLOW_HTTP_LOCALHOST", default=False)
+
 # --- Uploads (issue 5): evidence files. Allow-listed by their bytes, not their names.
 ODR_UPLOAD_MAX_BYTES = env.int("ODR_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 ODR_UPLOAD_MAX_FILES_PER_CASE = env.int("ODR_UPLOAD_MAX_FILES_PER_CASE", default=20)

@@ -8,3 +8,9 @@ class CursorPagination(BaseCursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
     ordering = "-pk"
+
+
+class ChronologicalCursorPagination(CursorPagination):
+    """Threads (messages, offers, files): oldest first, as they are read."""
+
+    ordering = "pk"

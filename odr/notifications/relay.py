@@ -7,6 +7,7 @@ again; every e-mail carries its idempotency key in `X-ODR-Message` for receivers
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,10 +36,22 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.ODR_OUTBOX_RETRY_MAX_SECONDS))
 
 
+# Senders of the other channels, registered by the packages that own them (odr.webhooks registers
+# Channel.WEBHOOK in its AppConfig.ready()), so that notifications imports none of them. A sender
+# raises on any failure; the relay counts the attempt, backs off and, at the last, makes a dead letter.
+_senders: dict[str, Callable[[OutboxMessage], None]] = {}
+
+
+def register_sender(channel: str, sender: Callable[[OutboxMessage], None]) -> None:
+    _senders[channel] = sender
+
+
 def _send(message: OutboxMessage) -> None:
     if message.channel == Channel.EMAIL:
         build_email(message).send(fail_silently=False)
-    else:  # webhooks arrive with the API issue; until then no row of that channel is written
+    elif message.channel in _senders:
+        _senders[message.channel](message)
+    else:
         raise ValueError(f"No delivery for channel {message.channel!r}")
 
 

@@ -1,0 +1,49 @@
+"""Platform endpoints of the API: consent-receipt verification (D32)."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from odr.consent.receipts import receipt_verify
+
+from .base import ApiView
+from .idempotency import idempotent
+from .schema import IDEMPOTENCY_KEY, problem_responses
+
+
+class ReceiptVerifyInputSerializer(serializers.Serializer):
+    receipt = serializers.CharField(max_length=25_000, help_text="The receipt: a compact JWS.")
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class ClaimsField(serializers.JSONField):
+    pass
+
+
+class ReceiptVerificationSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why the receipt is valid or not, in the request's language.")
+    claims = ClaimsField(
+        allow_null=True, help_text="The receipt's claims when it is valid (Kantara CR v1.1)."
+    )
+
+
+class ReceiptVerifyView(ApiView):
+    read_only_post = True  # checks a signature, changes nothing: a read-only key may call it
+
+    @extend_schema(
+        tags=["consent receipts"],
+        operation_id="consent_receipts_verify",
+        summary="Verify a consent receipt's signature (D32)",
+        parameters=[IDEMPOTENCY_KEY],
+        request=ReceiptVerifyInputSerializer,
+        responses={200: ReceiptVerificationSerializer, **problem_responses(400, 415)},
+    )
+    @idempotent
+    def post(self, request):
+        serializer = ReceiptVerifyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = receipt_verify(serializer.validated_data["receipt"])
+        data = {"valid": result.valid, "reason": result.reason, "claims": result.claims}
+        return Response(ReceiptVerificationSerializer(data).data)
