@@ -7,7 +7,15 @@ from rest_framework import serializers
 
 from odr.api.schema import EnumField
 
-from ..models import CaseMessage, CaseState, MediationCase, Proposal, ProposalResponse, ResponseDecision
+from ..models import (
+    CaseMessage,
+    CaseState,
+    MediationCase,
+    Proposal,
+    ProposalResponse,
+    RefusalReason,
+    ResponseDecision,
+)
 
 # --- Output ---------------------------------------------------------------------------------------
 
@@ -63,11 +71,22 @@ class CaseSerializer(serializers.ModelSerializer):
 
 
 class CaseDetailSerializer(CaseSerializer):
+    rejection_reason = EnumField(
+        RefusalReason.choices,
+        enum_name="RejectionReasonEnum",
+        allow_null=True,
+        help_text="Why the mediator refused the case (D12); null unless the case was rejected.",
+    )
     proposals = ProposalSerializer(many=True)
 
     class Meta(CaseSerializer.Meta):
         fields = [*CaseSerializer.Meta.fields, "rejection_reason", "rejection_reasoning", "proposals"]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["rejection_reason"] = data["rejection_reason"] or None  # "" unless rejected
+        return data
 
 
 class CaseMessageSerializer(serializers.ModelSerializer):

@@ -16,7 +16,14 @@ from odr.api.access import merchant_ids_for
 from odr.api.base import ApiListView, ApiView
 from odr.api.idempotency import idempotent
 from odr.api.pagination import ChronologicalCursorPagination
-from odr.api.schema import IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, problem_responses
+from odr.api.schema import (
+    IDEMPOTENCY_KEY,
+    LIST_ERRORS,
+    NESTED_LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    problem_responses,
+)
 
 from ..models import PRIVATE_AUDIENCE_OF, Audience, CaseMessage, MediationCase, Proposal
 from ..selectors import case_messages_for, cases_visible_to
@@ -70,7 +77,7 @@ class CaseListView(ApiListView):
         tags=TAG,
         operation_id="cases_list",
         summary="The mediation cases of the merchant's complaints",
-        responses={200: CaseSerializer(many=True), **problem_responses()},
+        responses={200: CaseSerializer(many=True), **problem_responses(*LIST_ERRORS)},
     )
     def get(self, request):
         return self.list(request)
@@ -158,7 +165,7 @@ class CaseMessageListView(CaseMixin, ApiListView):
         tags=TAG,
         operation_id="cases_messages_list",
         summary="The messages the merchant may read: the joint channel and its private one (D20)",
-        responses={200: CaseMessageSerializer(many=True), **problem_responses(*READ_ERRORS)},
+        responses={200: CaseMessageSerializer(many=True), **problem_responses(*NESTED_LIST_ERRORS)},
     )
     def get(self, request, reference):
         return self.list(request)

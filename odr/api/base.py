@@ -13,6 +13,9 @@ class ApiView(GenericAPIView):
 
     permission_classes = [IsAuthenticated, KeyScope]
     parser_classes = [JSONParser]
+    # No OPTIONS: the OpenAPI document describes the API (DRF's metadata needs a serializer_class,
+    # which action views have not: a 500), and there is no cross-origin use to preflight. → 405.
+    http_method_names = ["get", "post", "head"]
 
 
 class ApiListView(ListModelMixin, ApiView):

@@ -8,7 +8,8 @@ Mapping (one place, Saleor-style):
 - a domain refusal `TransitionRefused` → 409; `InvalidInput` → 422 (the request was well-formed, the
   domain refused its content); `Forbidden` from a service on an object the key can see → 403.
 - an object the key may not see → 404, the same as one that does not exist (the selectors).
-- a malformed request (serializer or filter validation) → 400 with `errors`: one entry per field;
+- a malformed request (serializer or filter validation, an unreadable body, a bad cursor) → 400 with
+  `errors`: one entry per field (`field` null for the body itself);
   401 (no, unknown or revoked key), 403 (a read-only key on a write), 404, 405, 406, 415, 429.
 `title` is fixed English per code; `detail` is translated (Accept-Language).
 """
@@ -53,8 +54,8 @@ STATUS_TITLES = {
 }
 
 
-def problem(status: int, code: str, detail, *, title: str | None = None, headers=None, **extra) -> Response:
-    data = {
+def problem_data(status: int, code: str, detail, *, title: str | None = None, **extra) -> dict:
+    return {
         "type": f"urn:odr:problem:{code}",
         "title": title or TITLES.get(code) or STATUS_TITLES.get(status, "Error"),
         "status": status,
@@ -62,6 +63,10 @@ def problem(status: int, code: str, detail, *, title: str | None = None, headers
         "code": code,
         **extra,
     }
+
+
+def problem(status: int, code: str, detail, *, title: str | None = None, headers=None, **extra) -> Response:
+    data = problem_data(status, code, detail, title=title, **extra)
     return Response(data, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
@@ -120,6 +125,15 @@ def problem_exception_handler(exc, context):
             "Some fields are missing or not valid: see `errors`.",
             headers=headers,
             errors=errors,
+        )
+    if isinstance(exc, exceptions.ParseError):
+        # A 400 like a field error, so that every 400 has the same shape (ValidationProblem).
+        return problem(
+            400,
+            "parse_error",
+            exc.detail,
+            headers=headers,
+            errors=[{"field": None, "code": "parse_error", "detail": str(exc.detail)}],
         )
     detail = exc.detail
     code = None

@@ -2,10 +2,10 @@
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent, build_choice_field
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from .idempotency import MAX_KEY_LENGTH
 from .problems import PROBLEM_CONTENT_TYPE
 
 
@@ -64,11 +64,15 @@ def problem_responses(*statuses: int) -> dict:
 
 
 READ_ERRORS = (404,)
+LIST_ERRORS = (400,)  # a filter or a cursor that is not valid
+NESTED_LIST_ERRORS = (400, 404)  # the list of an object: the object may not exist, the cursor be bad
+IDEMPOTENT_ERRORS = (400, 409, 422)  # a bad Idempotency-Key, its first request still running, reused
 WRITE_ERRORS = (400, 403, 404, 409, 415, 422)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
-    type=OpenApiTypes.STR,
+    # As odr.api.idempotency checks it (a blank value arrives empty: HTTP strips header values).
+    type={"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": r"\S"},
     location=OpenApiParameter.HEADER,
     required=False,
     description="Any unique string (e.g. a UUID). A retry with the same key and body gets the first "
@@ -93,6 +97,11 @@ class EnumFieldExtension(OpenApiSerializerFieldExtension):
     def map_serializer_field(self, auto_schema, direction):
         schema = build_choice_field(self.target)
         schema.pop("x-spec-enum-id", None)
+        # One component serves both directions, so null is not one of its values (an input using the
+        # same enum would document null as accepted): a nullable field is "the enum or NullEnum", as
+        # drf-spectacular writes its own nullable choice fields.
+        if "enum" in schema:
+            schema["enum"] = [value for value in schema["enum"] if value is not None]
         component = ResolvedComponent(
             name=self.target.enum_name,
             type=ResolvedComponent.SCHEMA,
@@ -100,4 +109,10 @@ class EnumFieldExtension(OpenApiSerializerFieldExtension):
             schema=schema,
         )
         auto_schema.registry.register_on_missing(component)
-        return component.ref
+        if not self.target.allow_null:
+            return component.ref
+        null = ResolvedComponent(
+            name="NullEnum", type=ResolvedComponent.SCHEMA, object="NullEnum", schema={"enum": [None]}
+        )
+        auto_schema.registry.register_on_missing(null)
+        return {"oneOf": [component.ref, null.ref]}

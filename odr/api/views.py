@@ -1,5 +1,9 @@
-"""Platform endpoints of the API: consent-receipt verification (D32)."""
+"""Platform endpoints of the API: consent-receipt verification (D32); the 404 of a path that is no
+endpoint."""
 
+from django.http import JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -9,7 +13,8 @@ from odr.consent.receipts import receipt_verify
 
 from .base import ApiView
 from .idempotency import idempotent
-from .schema import IDEMPOTENCY_KEY, problem_responses
+from .problems import PROBLEM_CONTENT_TYPE, problem_data
+from .schema import IDEMPOTENCY_KEY, IDEMPOTENT_ERRORS, problem_responses
 
 
 class ReceiptVerifyInputSerializer(serializers.Serializer):
@@ -38,7 +43,7 @@ class ReceiptVerifyView(ApiView):
         summary="Verify a consent receipt's signature (D32)",
         parameters=[IDEMPOTENCY_KEY],
         request=ReceiptVerifyInputSerializer,
-        responses={200: ReceiptVerificationSerializer, **problem_responses(400, 415)},
+        responses={200: ReceiptVerificationSerializer, **problem_responses(*IDEMPOTENT_ERRORS, 415)},
     )
     @idempotent
     def post(self, request):
@@ -47,3 +52,14 @@ class ReceiptVerifyView(ApiView):
         result = receipt_verify(serializer.validated_data["receipt"])
         data = {"valid": result.valid, "reason": result.reason, "claims": result.claims}
         return Response(ReceiptVerificationSerializer(data).data)
+
+
+@csrf_exempt
+def not_found(request, path: str = ""):
+    """Any path under /api/v1/ that is no endpoint (a typo, an id that is not a number): a problem
+    like every other API error, not the site's HTML page. Also for paths without their final slash:
+    no redirect, which would turn a POST into a GET."""
+    detail = _("There is no endpoint at this address.")
+    if not request.path.endswith("/"):
+        detail = _("There is no endpoint at this address: API paths end with a slash.")
+    return JsonResponse(problem_data(404, "not_found", detail), status=404, content_type=PROBLEM_CONTENT_TYPE)
