@@ -68,8 +68,9 @@ class ComplaintMixin:
         return serializer.validated_data
 
 
-# The columns the list shows (ComplaintSerializer), and no others: without this a page of 50 loads
-# every column of the complaint, its consumer, merchant and mediation body (bench/api.py: 2× faster).
+# The columns the list shows (ComplaintSerializer), and no others: the selector's select_related
+# would load every column of the complaint, its consumer, its merchant and the merchant's mediation
+# body for each of the 50 rows (bench/api.py; docs/performance.md, "REST API").
 LIST_COLUMNS = [
     *(
         name
