@@ -1,7 +1,8 @@
 """Platform endpoints of the API: consent-receipt verification (D32); the 404 of a path that is no
 endpoint."""
 
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
@@ -57,9 +58,25 @@ class ReceiptVerifyView(ApiView):
 @csrf_exempt
 def not_found(request, path: str = ""):
     """Any path under /api/v1/ that is no endpoint (a typo, an id that is not a number): a problem
-    like every other API error, not the site's HTML page. Also for paths without their final slash:
-    no redirect, which would turn a POST into a GET."""
-    detail = _("There is no endpoint at this address.")
+    like every other API error, not the site's HTML page. A path missing its final slash is
+    redirected for GET and HEAD, as Django's APPEND_SLASH did (the documentation pages); any other
+    method gets the problem, with the hint: a redirect would turn a POST into a GET."""
     if not request.path.endswith("/"):
-        detail = _("There is no endpoint at this address: API paths end with a slash.")
+        match = _resolve_or_none(request.path_info + "/")
+        if match is not None and match.func is not not_found:
+            if request.method in ("GET", "HEAD"):
+                return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+            detail = _("There is no endpoint at this address: API paths end with a slash.")
+            return _not_found(detail)
+    return _not_found(_("There is no endpoint at this address."))
+
+
+def _resolve_or_none(path: str):
+    try:
+        return resolve(path)
+    except Resolver404:
+        return None
+
+
+def _not_found(detail) -> JsonResponse:
     return JsonResponse(problem_data(404, "not_found", detail), status=404, content_type=PROBLEM_CONTENT_TYPE)

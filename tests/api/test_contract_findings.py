@@ -84,10 +84,19 @@ def test_a_path_that_is_no_endpoint_is_a_404_problem(api, path, method):
 
 
 @pytest.mark.django_db
-def test_a_path_without_its_slash_is_a_404_problem_not_a_redirect(api, complaint):
+def test_a_post_without_its_final_slash_is_a_404_problem_not_a_redirect(api, complaint):
     url = f"/api/v1/complaints/{complaint.reference}/messages"
     response = api.post(url, {"body": "x"}, format="json", headers={"Accept-Language": "en"})
     assert "slash" in assert_problem(response, 404, "not_found")["detail"]
+
+
+@pytest.mark.django_db
+def test_a_get_without_its_final_slash_is_redirected_as_before(api, complaint):
+    response = api.get(f"/api/v1/complaints/{complaint.reference}", {"x": "1"})
+    assert response.status_code == 301
+    assert response["Location"] == f"/api/v1/complaints/{complaint.reference}/?x=1"
+    assert api.get("/api/v1/docs").status_code == 301
+    assert_problem(api.get("/api/v1/nothing-here"), 404, "not_found")  # no endpoint with the slash either
 
 
 @pytest.mark.django_db
