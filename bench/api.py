@@ -15,7 +15,7 @@ whole middleware stack, no network — many times, each view in turn first, seco
 - api1:  the API with page_size=1: its cost without the rows.
 With --split, DRF views defined here add the API's stages one by one: drf (an APIView, no
 authentication), key (+ the API's authentication, permissions and throttle), query (+ the list's
-queryset, 51 rows as the paginator fetches them), serialize (+ ComplaintSerializer); the API adds
+queryset, 51 rows as the paginator fetches them), serialize (+ writing the rows as JSON data); the API adds
 the filters, the pagination and the renderer's links.
 Prints medians, the ratios api/plain and api/hello, and the target (api ≤ 2.0× plain).
 DEBUG is off, as in production (no query log).
@@ -104,7 +104,7 @@ def split_views() -> dict:
     from rest_framework.response import Response
     from rest_framework.views import APIView
 
-    from complaints.api.serializers import ComplaintSerializer
+    from complaints.api.serializers import complaint_rows_data
     from complaints.api.views import ComplaintListView
     from odr.api.base import ApiView
 
@@ -129,7 +129,7 @@ def split_views() -> dict:
 
     class Serialize(ApiView):
         def get(self, request):
-            return Response({"results": ComplaintSerializer(page(request), many=True).data})
+            return Response({"results": complaint_rows_data(page(request))})
 
     return {"drf": Drf, "key": Key, "query": Query, "serialize": Serialize}
 

@@ -12,9 +12,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
-from odr.accounts.selectors import is_merchant_staff
-
-from .keys import api_key_find, api_key_touch
+from .keys import api_key_creator_left, api_key_find, api_key_touch
 
 KEYWORD = "Bearer"
 
@@ -32,14 +30,13 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed(_("Invalid API key.")) from None
         key = api_key_find(raw)
         if key is None:
+            if api_key_creator_left(raw):
+                raise AuthenticationFailed(
+                    _("The person who created this API key is no longer on the merchant's staff.")
+                )
             raise AuthenticationFailed(_("Invalid or revoked API key."))
-        user = key.created_by
-        if not user.is_active or not is_merchant_staff(user, key.merchant):
-            raise AuthenticationFailed(
-                _("The person who created this API key is no longer on the merchant's staff.")
-            )
         api_key_touch(key)
-        return user, key
+        return key.created_by, key
 
     def authenticate_header(self, request):
         return f'{KEYWORD} realm="api"'

@@ -6,9 +6,11 @@ import secrets
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from odr import clock
+from odr.accounts.models import MERCHANT_ROLES
 from odr.accounts.selectors import is_merchant_owner
 from odr.errors import Forbidden, InvalidInput, TransitionRefused
 
@@ -63,19 +65,45 @@ def api_key_revoke(*, key: ApiKey, by) -> ApiKey:
     return key
 
 
-def api_key_find(raw: str) -> ApiKey | None:
-    """The active key `raw` is, or None (unknown, malformed, wrong secret or revoked)."""
+def _parse(raw: str) -> tuple[str, str] | None:
     parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
         return None
-    key = (
-        ApiKey.objects.select_related("merchant", "created_by")
-        .filter(prefix=parts[1], revoked_at__isnull=True)
-        .first()
-    )
-    if key is None or not hmac.compare_digest(key.key_hash, _digest(parts[2])):
+    return parts[1], parts[2]
+
+
+def api_key_find(raw: str) -> ApiKey | None:
+    """The usable key `raw` is, with its creator loaded: the key is not revoked, its secret matches,
+    and the person who created it is active and still on the merchant's staff (the key acts as that
+    person). None otherwise. One query: it runs on every API request (bench/api.py)."""
+    parsed = _parse(raw)
+    if parsed is None:
         return None
-    return key
+    prefix, secret = parsed
+    # The join on memberships may match two rows (owner and agent of the same merchant): [:1].
+    found = list(
+        ApiKey.objects.select_related("created_by").filter(
+            prefix=prefix,
+            revoked_at__isnull=True,
+            created_by__is_active=True,
+            created_by__memberships__merchant=F("merchant"),
+            created_by__memberships__role__in=MERCHANT_ROLES,
+        )[:1]
+    )
+    if not found or not hmac.compare_digest(found[0].key_hash, _digest(secret)):
+        return None
+    return found[0]
+
+
+def api_key_creator_left(raw: str) -> bool:
+    """Whether `raw` is a valid, unrevoked key that only fails because its creator is no longer an
+    active member of the merchant's staff: the error then says so (the owner makes a new key)."""
+    parsed = _parse(raw)
+    if parsed is None:
+        return False
+    prefix, secret = parsed
+    key = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+    return key is not None and hmac.compare_digest(key.key_hash, _digest(secret))
 
 
 def api_key_touch(key: ApiKey) -> None:

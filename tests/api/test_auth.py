@@ -6,9 +6,10 @@ import pytest
 from django.urls import reverse
 
 from odr import clock
-from odr.accounts.models import Membership
+from odr.accounts.models import Membership, Role, User
 from odr.api.keys import api_key_revoke
 from odr.api.models import ApiKey
+from tests.factories import MembershipFactory
 from tests.helpers import file_complaint
 
 from .conftest import client_for
@@ -64,11 +65,46 @@ def test_valid_key_reads_and_revoked_key_is_401(write_key, owner):
     assert_problem(client_for(full).get(LIST), 401, "authentication_failed")
 
 
+CREATOR_LEFT = "The person who created this API key is no longer on the merchant's staff."
+
+
 @pytest.mark.django_db
 def test_key_stops_working_when_its_creator_leaves_the_merchant(write_key, owner, merchant):
     _key, full = write_key
     Membership.objects.filter(user=owner, merchant=merchant).delete()
-    assert_problem(client_for(full).get(LIST), 401, "authentication_failed")
+    body = assert_problem(client_for(full).get(LIST, HTTP_ACCEPT_LANGUAGE="en"), 401, "authentication_failed")
+    assert body["detail"] == CREATOR_LEFT
+
+
+@pytest.mark.django_db
+def test_key_stops_working_when_its_creators_account_is_deactivated(write_key, owner):
+    _key, full = write_key
+    User.objects.filter(pk=owner.pk).update(is_active=False)
+    body = assert_problem(client_for(full).get(LIST, HTTP_ACCEPT_LANGUAGE="en"), 401, "authentication_failed")
+    assert body["detail"] == CREATOR_LEFT
+
+
+@pytest.mark.django_db
+def test_a_wrong_secret_says_nothing_of_the_keys_creator(write_key, owner, merchant):
+    """Only the holder of the whole key learns why it stopped working."""
+    key, _full = write_key
+    Membership.objects.filter(user=owner, merchant=merchant).delete()
+    forged = f"odr_{key.prefix}_{'A' * 43}"
+    body = assert_problem(
+        client_for(forged).get(LIST, HTTP_ACCEPT_LANGUAGE="en"), 401, "authentication_failed"
+    )
+    assert body["detail"] == "Invalid or revoked API key."
+
+
+@pytest.mark.django_db
+def test_key_keeps_working_while_its_creator_stays_on_the_staff_in_any_role(write_key, owner, merchant):
+    """An owner who is also an agent (two memberships) or becomes an agent only is still staff."""
+    _key, full = write_key
+    MembershipFactory(user=owner, merchant=merchant, role=Role.MERCHANT_AGENT)
+    response = client_for(full).get(LIST)
+    assert response.status_code == 200
+    Membership.objects.filter(user=owner, merchant=merchant, role=Role.MERCHANT_OWNER).delete()
+    assert client_for(full).get(LIST).status_code == 200
 
 
 @pytest.mark.django_db
@@ -111,3 +147,13 @@ def test_consumer_session_sees_no_complaint_through_the_api(client, consumer, me
     file_complaint(consumer, merchant)
     client.force_login(consumer)
     assert client.get(LIST).json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_staff_of_another_merchant_is_not_enough(write_key, owner, merchant, other_merchant):
+    """The creator must be on the staff of the key's merchant, not of any merchant."""
+    _key, full = write_key
+    MembershipFactory(user=owner, merchant=other_merchant, role=Role.MERCHANT_AGENT)
+    Membership.objects.filter(user=owner, merchant=merchant).delete()
+    body = assert_problem(client_for(full).get(LIST, HTTP_ACCEPT_LANGUAGE="en"), 401, "authentication_failed")
+    assert body["detail"] == CREATOR_LEFT
