@@ -17,6 +17,7 @@ Mapping (one place, Saleor-style):
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -122,7 +123,7 @@ def problem_exception_handler(exc, context):
         return problem(
             400,
             "validation_error",
-            "Some fields are missing or not valid: see `errors`.",
+            _("Some fields are missing or not valid: see `errors`."),
             headers=headers,
             errors=errors,
         )

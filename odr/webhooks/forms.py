@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .events import EVENT_CHOICES
-from .models import validate_webhook_url
+from .models import http_localhost_allowed, validate_webhook_url
 
 
 class EndpointForm(forms.Form):
@@ -17,6 +17,13 @@ class EndpointForm(forms.Form):
     events = forms.MultipleChoiceField(
         label=_("Events to send"), choices=EVENT_CHOICES, widget=forms.CheckboxSelectMultiple
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if http_localhost_allowed():  # the demo and development: say so where the address is typed
+            self.fields["url"].help_text = _(
+                "On this development installation, http://localhost and http://127.0.0.1 are accepted too."
+            )
 
 
 class EndpointEditForm(EndpointForm):

@@ -94,3 +94,24 @@ def test_validation_errors_list_each_field(api, complaint):
         ("amount_cents", "min_value"),
         ("responds_to", "invalid"),
     }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "scope_detail", "validation_detail"),
+    [
+        ("fr", "Cette clé d'API ne permet que la lecture", "Des champs manquent ou ne sont pas valides"),
+        ("en", "This API key is read-only", "Some fields are missing or not valid"),
+    ],
+)
+def test_the_platform_s_own_details_follow_accept_language(
+    api, read_api, complaint, language, scope_detail, validation_detail
+):
+    """Not only the domain's messages: the scope refusal and the validation summary too."""
+    url = reverse("api:complaint-answer", args=[complaint.reference])
+    refused = read_api.post(
+        url, {"decision": "accept", "text": "Oui."}, format="json", HTTP_ACCEPT_LANGUAGE=language
+    )
+    assert assert_problem(refused, 403, "insufficient_scope")["detail"].startswith(scope_detail)
+    invalid = api.post(url, {"decision": "maybe"}, format="json", HTTP_ACCEPT_LANGUAGE=language)
+    assert assert_problem(invalid, 400, "validation_error")["detail"].startswith(validation_detail)

@@ -117,7 +117,13 @@ def test_http_localhost_needs_debug_or_the_test_setting(client, owner, merchant,
     data = {"url": "http://127.0.0.1:9/hooks", "events": ["complaint.filed"]}
     client.post(reverse("webhooks:list", args=[merchant.pk]), data)
     assert not WebhookEndpoint.objects.exists()
+    page = client.get(reverse("webhooks:list", args=[merchant.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    assert "http://localhost" not in page.content.decode()
     settings.ODR_WEBHOOKS_ALLOW_HTTP_LOCALHOST = True
+    page = client.get(reverse("webhooks:list", args=[merchant.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    assert (
+        "http://localhost and http://127.0.0.1 are accepted too" in page.content.decode()
+    )  # said on the form
     client.post(reverse("webhooks:list", args=[merchant.pk]), data)
     assert WebhookEndpoint.objects.count() == 1
 
