@@ -223,6 +223,9 @@ SPECTACULAR_SETTINGS = {
 # --- Webhooks (issue 7): a receiver has this long to answer; plain http only to localhost, for tests.
 ODR_WEBHOOK_TIMEOUT_SECONDS = env.int("ODR_WEBHOOK_TIMEOUT_SECONDS", default=5)
 ODR_WEBHOOKS_ALLOW_HTTP_LOCALHOST = env.bool("ODR_WEBHOOKS_ALLOW_HTTP_LOCALHOST", default=False)
+# Webhooks go to public addresses only (SSRF); an installation whose merchants' systems sit on its
+# own network may allow private ones (odr/webhooks/addresses.py).
+ODR_WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool("ODR_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=False)
 
 # --- Uploads (issue 5): evidence files. Allow-listed by their bytes, not their names.
 ODR_UPLOAD_MAX_BYTES = env.int("ODR_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)

@@ -3,9 +3,12 @@
 The relay (`odr.notifications.relay.outbox_deliver`) calls `webhook_send` under the row's lock and
 does the rest: an exception counts an attempt and backs off, the last attempt makes a dead letter.
 The endpoint is read at delivery time, so a corrected address or a rotated secret applies to the
-retries and resends of older events too. Redirects are not followed (a 3xx is a failure).
+retries and resends of older events too. Redirects are not followed (a 3xx is a failure). The
+connection goes only to a public address (`addresses.connect_vetted`), never through a proxy of the
+environment (the check would then be on the proxy).
 """
 
+import http.client
 import json
 import time
 import urllib.error
@@ -16,6 +19,7 @@ from django.core.exceptions import ValidationError
 
 from odr.notifications.models import OutboxMessage
 
+from .addresses import AddressNotAllowed, connect_vetted
 from .models import WebhookEndpoint, validate_webhook_url
 from .signing import sign_headers
 
@@ -31,7 +35,33 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError with the 3xx status
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _VettedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = self._connect
+
+    def _connect(self, address, timeout, source_address=None):
+        host, port = address
+        return connect_vetted(host, port, timeout, source_address)
+
+
+class _VettedHTTPSConnection(_VettedHTTPConnection, http.client.HTTPSConnection):
+    """TLS over the vetted socket: the certificate is still checked against the host's name."""
+
+
+class _VettedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_VettedHTTPConnection, req)
+
+
+class _VettedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_VettedHTTPSConnection, req, context=self._context)
+
+
+_opener = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), _NoRedirect, _VettedHTTPHandler, _VettedHTTPSHandler
+)
 
 
 def webhook_body(message: OutboxMessage) -> bytes:
@@ -70,5 +100,9 @@ def webhook_send(message: OutboxMessage) -> None:
         detail = error.read(300).decode("utf-8", "replace").strip()
         error.close()
         raise WebhookDeliveryError(f"HTTP {error.code}" + (f": {detail}" if detail else "")) from None
+    except urllib.error.URLError as error:
+        if isinstance(error.reason, AddressNotAllowed):
+            raise WebhookDeliveryError(str(error.reason)) from None
+        raise
     if not 200 <= status < 300:
         raise WebhookDeliveryError(f"HTTP {status}")

@@ -1,8 +1,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .addresses import http_localhost_allowed
 from .events import EVENT_CHOICES
-from .models import http_localhost_allowed, validate_webhook_url
+from .models import validate_webhook_url
 
 
 class EndpointForm(forms.Form):

@@ -9,14 +9,13 @@ letter; the endpoint's delivery log is those rows.
 import secrets
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from odr.accounts.models import Merchant
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+from .addresses import LOCAL_HOSTS, host_allowed_as_written, http_localhost_allowed
 
 
 def new_secret() -> str:
@@ -24,12 +23,9 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_hex(32)
 
 
-def http_localhost_allowed() -> bool:
-    return bool(settings.DEBUG or getattr(settings, "ODR_WEBHOOKS_ALLOW_HTTP_LOCALHOST", False))
-
-
 def validate_webhook_url(url: str) -> None:
-    """HTTPS only; plain http only to this machine, and only in DEBUG or when a test allows it."""
+    """HTTPS only; plain http only to this machine, and only in DEBUG or when a test allows it. No
+    private, loopback or reserved IP, nor `localhost`, outside development (`addresses.py`)."""
     try:
         parts = urlsplit(url or "")
         host = parts.hostname
@@ -38,11 +34,16 @@ def validate_webhook_url(url: str) -> None:
         raise ValidationError(_("Enter a valid address."), code="invalid") from None
     if not host:
         raise ValidationError(_("Enter a valid address."), code="invalid")
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and host in LOCAL_HOSTS and http_localhost_allowed():
-        return
-    raise ValidationError(_("The address must start with https://."), code="https_only")
+    if not (
+        parts.scheme == "https"
+        or (parts.scheme == "http" and host in LOCAL_HOSTS and http_localhost_allowed())
+    ):
+        raise ValidationError(_("The address must start with https://."), code="https_only")
+    if not host_allowed_as_written(host):
+        raise ValidationError(
+            _("This address is on a private or reserved network: webhooks go to public addresses only."),
+            code="private_address",
+        )
 
 
 class WebhookEndpoint(models.Model):

@@ -30,8 +30,8 @@ class Receiver:
         return f"http://{host}:{port}/hooks/odr"
 
 
-@pytest.fixture
-def receiver():
+def run_receiver(tls_context=None):
+    """Serve a Receiver on 127.0.0.1 (over TLS with `tls_context`) until the generator is closed."""
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -47,6 +47,8 @@ def receiver():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls_context is not None:
+        server.socket = tls_context.wrap_socket(server.socket, server_side=True)
     state.server = server
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -56,6 +58,11 @@ def receiver():
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def receiver():
+    yield from run_receiver()
 
 
 @pytest.fixture(autouse=True)
