@@ -1,6 +1,6 @@
 """Browser tests: Playwright for Python driving Debian's Chromium against pytest-django's live server.
 
-- `browser` (session): the system Chromium (/usr/bin/chromium), never a Playwright download. Without
+- `browser` (package): the system Chromium (/usr/bin/chromium), never a Playwright download. Without
   it, or without axe-core (`npm ci` at the repository root), every test here is skipped, saying why.
 - `page_for(viewport)`: a fresh French-speaking browser context of that size; every page it loads is
   watched for JavaScript errors, Content-Security-Policy refusals and requests to another host.
@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connections
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
@@ -57,8 +58,11 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """Package-scoped: Playwright's running loop makes Django keep its database connections per async
+    context, so it must stop with the browser tests, and those connections be closed while it runs
+    (a connection left there held the test database open at the end of a PostgreSQL run)."""
     reason = _missing()
     if reason:
         pytest.skip(reason)
@@ -71,6 +75,7 @@ def browser():
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
     yield browser
     browser.close()
+    connections.close_all()
     playwright.stop()
 
 
