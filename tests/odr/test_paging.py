@@ -1,0 +1,107 @@
+"""Keyset pages (odr/paging.py): every row once, in order, both ways, at one query a page."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from odr.accounts.models import User
+from odr.paging import keyset_page
+from tests.factories import MerchantFactory, UserFactory
+
+PARIS = ZoneInfo("Europe/Paris")
+START = datetime(2026, 3, 1, 9, 0, tzinfo=PARIS)
+
+
+@pytest.fixture
+def people(db):
+    # Ties on the date (three people per minute): the primary key must break them.
+    people = [UserFactory(date_joined=START + timedelta(minutes=n // 3)) for n in range(23)]
+    return User.objects.filter(pk__in=[p.pk for p in people])
+
+
+def get(url):
+    return RequestFactory().get(url)
+
+
+def walk(queryset, order, *, size, direction="next", start=None):
+    """Follow the links from `start` (a URL), collecting the rows of every page."""
+    seen, url, queries = [], start or "/people/", []
+    while url:
+        with CaptureQueriesContext(connection) as captured:
+            page = keyset_page(queryset, order=order, request=get(url), size=size)
+        queries.append(len(captured))
+        seen.append([person.pk for person in page])
+        url = ("/people/" + page.next_url) if direction == "next" else ("/people/" + page.previous_url)
+        url = url if url != "/people/" else ""
+    return seen, queries
+
+
+def test_forward_pages_give_every_row_once_in_order_at_one_query_each(people):
+    expected = list(people.order_by("-date_joined", "-pk").values_list("pk", flat=True))
+    pages, queries = walk(people, ("-date_joined", "-pk"), size=5)
+    assert [pk for page in pages for pk in page] == expected
+    assert [len(page) for page in pages] == [5, 5, 5, 5, 3]
+    assert set(queries) == {1}
+
+
+def test_previous_links_walk_back_over_the_same_pages(people):
+    order = ("date_joined", "pk")
+    forward, _ = walk(people, order, size=4)
+    last = keyset_page(people, order=order, request=get("/people/"), size=4)
+    while last.has_next:
+        last = keyset_page(people, order=order, request=get("/people/" + last.next_url), size=4)
+    backward, queries = walk(
+        people, order, size=4, direction="previous", start="/people/" + last.previous_url
+    )
+    assert backward == forward[-2::-1]
+    assert set(queries) == {1}
+
+
+def test_first_page_has_no_previous_and_last_has_no_next(people):
+    first = keyset_page(people, order=("pk",), request=get("/people/"), size=30)
+    assert len(first) == 23
+    assert not first.has_previous and not first.has_next and not first.has_other_pages
+
+
+def test_links_keep_the_other_parameters_and_drop_the_old_cursor(people):
+    page = keyset_page(
+        people, order=("pk",), request=get("/people/?q=dupont&state=open"), size=5, anchor="list"
+    )
+    second = keyset_page(people, order=("pk",), request=get("/people/" + page.next_url), size=5)
+    assert page.next_url.startswith("?q=dupont&state=open&after=") and page.next_url.endswith("#list")
+    assert "after=" not in second.previous_url and "before=" in second.previous_url
+    assert "q=dupont" in second.previous_url
+
+
+@pytest.mark.parametrize(
+    "cursor", ["nonsense", "W10", "WyJ4Il0", "eyJhIjogMX0", "WyJub3QtYS1kYXRlIiwgMV0", "%00"]
+)
+def test_an_unreadable_cursor_gives_the_first_page(people, cursor):
+    page = keyset_page(people, order=("-date_joined", "-pk"), request=get(f"/people/?after={cursor}"), size=5)
+    first = keyset_page(people, order=("-date_joined", "-pk"), request=get("/people/"), size=5)
+    assert [p.pk for p in page] == [p.pk for p in first]
+
+
+def test_two_lists_on_one_page_page_independently(db):
+    merchants = [MerchantFactory() for _ in range(7)]
+    queryset = type(merchants[0]).objects.filter(pk__in=[m.pk for m in merchants])
+    request = get(
+        "/x/?a_after="
+        + keyset_page(queryset, order=("pk",), request=get("/x/"), size=3, prefix="a_").next_cursor
+    )
+    a = keyset_page(queryset, order=("pk",), request=request, size=3, prefix="a_")
+    b = keyset_page(queryset, order=("pk",), request=request, size=3, prefix="b_")
+    assert [m.pk for m in a] == [m.pk for m in merchants[3:6]]
+    assert [m.pk for m in b] == [m.pk for m in merchants[:3]]
+    assert "a_after=" in b.next_url and "b_after=" in b.next_url
+
+
+def test_values_rows_page_too(people):
+    rows = people.values("pk", "email")
+    page = keyset_page(rows, order=("pk",), request=get("/people/"), size=10)
+    second = keyset_page(rows, order=("pk",), request=get("/people/" + page.next_url), size=10)
+    assert [r["pk"] for r in second] == sorted(people.values_list("pk", flat=True))[10:20]
