@@ -94,7 +94,10 @@ def _claim(queryset, *, order: str, after: tuple | None, batch_size: int) -> lis
     """
     if after is not None:
         instant, pk = after
-        queryset = queryset.filter(Q(**{f"{order}__gt": instant}) | Q(**{order: instant, "pk__gt": pk}))
+        # The plain bound lets the index scan start at the keyset; the OR breaks ties on the id.
+        queryset = queryset.filter(**{f"{order}__gte": instant}).filter(
+            Q(**{f"{order}__gt": instant}) | Q(**{order: instant, "pk__gt": pk})
+        )
     with transaction.atomic():
         return list(
             queryset.select_for_update(skip_locked=True)

@@ -255,3 +255,42 @@ def test_deadline_close_after_the_sweep_read_it_sends_nothing(complaint):
     with travel(datetime(2026, 3, 26, tzinfo=PARIS)):
         deadline_close(subject=complaint, kind=DeadlineKind.MERCHANT_RESPONSE)
     assert sweep_at(TWO_DAYS_BEFORE).reminders == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_data_migration_fills_next_reminder_at_respecting_the_reminders_sent():
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = (
+        ("deadlines", "0002_deadline_next_reminder_at"),
+        ("deadlines", "0003_fill_next_reminder_at"),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps
+    content_type, _ = old.get_model("contenttypes", "ContentType").objects.get_or_create(
+        app_label="complaints", model="complaint"
+    )
+    Deadline_, Effect_ = old.get_model("deadlines", "Deadline"), old.get_model("deadlines", "DeadlineEffect")
+
+    def pending(object_id, due_at, kind="merchant_response"):
+        fields = {"case_reference": f"C-2026-{object_id:06d}", "legal_basis": "test", "opened_at": FILED}
+        return Deadline_.objects.create(
+            content_type=content_type, object_id=object_id, kind=kind, due_at=due_at, **fields
+        )
+
+    reminded = pending(1, DUE)  # its 7-day reminder was sent (and recorded) by the former sweep
+    Effect_.objects.create(deadline=reminded, effect="remind:7:20260401", fired_at=SEVEN_DAYS_BEFORE)
+    untouched = pending(2, DUE)
+    window = pending(3, DUE, kind="referral_window")  # no reminders for this kind
+    overdue = pending(4, datetime(2026, 3, 20, 23, 59, 59, tzinfo=PARIS))
+    with travel(datetime(2026, 3, 27, tzinfo=PARIS)):
+        executor = MigrationExecutor(connection)
+        executor.migrate([after])
+    filled = dict(Deadline.objects.values_list("pk", "next_reminder_at"))
+    assert filled == {
+        reminded.pk: TWO_DAYS_BEFORE,
+        untouched.pk: SEVEN_DAYS_BEFORE,
+        window.pk: None,
+        overdue.pk: None,
+    }
