@@ -203,6 +203,11 @@ def _remind(report: SweepReport, deadline: Deadline, *, now: datetime) -> None:
     if fired:
         report.reminders.append(f"{deadline.case_reference} {deadline.kind} ({closest} d)")
         report.skipped += len(passed) - 1
+    elif _reschedule(deadline, later):
+        # Already sent for this due date (a deadline moved away and back again): once per due date,
+        # so move on rather than meet the same refusal on every run. (A concurrent sweep that sent it
+        # has moved the schedule already: then this updates nothing.)
+        report.skipped += len(passed)
 
 
 def _sweep_reminders(report: SweepReport, budget: _Budget, *, now: datetime, batch_size: int) -> None:

@@ -294,3 +294,19 @@ def test_the_data_migration_fills_next_reminder_at_respecting_the_reminders_sent
         window.pk: None,
         overdue.pk: None,
     }
+
+
+def test_a_deadline_moved_away_and_back_is_not_reminded_twice_for_the_same_date(complaint, agent):
+    sweep_at(SEVEN_DAYS_BEFORE + timedelta(hours=8))  # the 7-day reminder for 1 April
+    with travel(datetime(2026, 3, 26, tzinfo=PARIS)):
+        deadline_move(subject=complaint, kind=DeadlineKind.MERCHANT_RESPONSE, due_at=DUE + timedelta(days=10))
+        deadline_move(subject=complaint, kind=DeadlineKind.MERCHANT_RESPONSE, due_at=DUE)
+    assert response_deadline(complaint).next_reminder_at == SEVEN_DAYS_BEFORE  # scheduled again
+    report = sweep_at(datetime(2026, 3, 26, 8, 0, tzinfo=PARIS))
+    assert (report.reminders, report.skipped, report.failed) == ([], 1, [])  # once per due date
+    assert response_deadline(complaint).next_reminder_at == TWO_DAYS_BEFORE  # moved on, not stuck
+    assert len(sweep_at(datetime(2026, 3, 30, 8, 0, tzinfo=PARIS)).reminders) == 1
+    assert sorted(m.context["days_left"] for m in outbox("complaint_response_reminder", to_user=agent)) == [
+        2,
+        7,
+    ]
