@@ -310,3 +310,12 @@ def test_a_deadline_moved_away_and_back_is_not_reminded_twice_for_the_same_date(
         2,
         7,
     ]
+
+
+def test_the_reschedule_command_applies_a_changed_setting_to_pending_deadlines(complaint, capsys):
+    from django.core.management import call_command
+
+    with override_settings(ODR_RESPONSE_REMINDER_DAYS=[3]), travel(datetime(2026, 3, 20, tzinfo=PARIS)):
+        call_command("sweep_deadlines", "--reschedule-reminders")
+    assert "1 deadline(s) rescheduled." in capsys.readouterr().out
+    assert response_deadline(complaint).next_reminder_at == datetime(2026, 3, 29, tzinfo=PARIS)
