@@ -338,6 +338,14 @@ ODR_OUTBOX_RETRY_BASE_SECONDS = env.int("ODR_OUTBOX_RETRY_BASE_SECONDS", default
 ODR_OUTBOX_RETRY_MAX_SECONDS = env.int("ODR_OUTBOX_RETRY_MAX_SECONDS", default=3600)
 ODR_OUTBOX_MAX_ATTEMPTS = env.int("ODR_OUTBOX_MAX_ATTEMPTS", default=8)
 
-# --- Reminders before a duty's due date, in days (D3, D12, D18).
+# --- The deadline sweep (odr/deadlines/sweep.py): rows claimed per batch, and a cap per run (items
+# --- or seconds, whichever first) so that a run ends within its minute; the next run continues.
+ODR_SWEEP_BATCH_SIZE = env.int("ODR_SWEEP_BATCH_SIZE", default=200)
+ODR_SWEEP_MAX_ITEMS = env.int("ODR_SWEEP_MAX_ITEMS", default=5000)
+ODR_SWEEP_MAX_SECONDS = env.float("ODR_SWEEP_MAX_SECONDS", default=45.0)
+
+# --- Reminders before a duty's due date, in days (D3, D12, D18). Read when a reminder is scheduled
+# --- (a deadline opened or moved, the previous reminder sent): a change applies from the next one;
+# --- `manage.py sweep_deadlines --reschedule-reminders` applies it to every pending deadline now.
 ODR_RESPONSE_REMINDER_DAYS = env.list("ODR_RESPONSE_REMINDER_DAYS", cast=int, default=[7, 2])
 ODR_ADMISSIBILITY_REMINDER_DAYS = env.list("ODR_ADMISSIBILITY_REMINDER_DAYS", cast=int, default=[7, 2])

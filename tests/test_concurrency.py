@@ -127,6 +127,41 @@ def test_two_sweeps_at_the_same_moment_fire_each_deadline_once(consumer, other_c
     assert audit_verify().ok
 
 
+def test_two_sweeps_at_the_same_moment_send_each_reminder_once(consumer, other_consumer, merchant, agent):
+    from datetime import timedelta
+
+    from odr import clock
+    from odr.deadlines.models import Deadline, DeadlineEffect
+    from odr.deadlines.sweep import sweep_deadlines
+    from odr.notifications.models import OutboxMessage
+
+    with clock.at(clock.now() - timedelta(days=25)):  # 5 days left to answer: the 7-day reminder is due
+        complaints = [file_complaint(user, merchant) for user in (consumer, other_consumer) * 5]
+    results = [None, None]
+    started = threading.Barrier(2)
+
+    def run(index):
+        try:
+            started.wait()
+            results[index] = sweep_deadlines(batch_size=3)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    sent = sorted(results[0].reminders + results[1].reminders)
+    assert sent == sorted(f"{c.reference} merchant_response (7 d)" for c in complaints)
+    assert results[0].failed == results[1].failed == []
+    assert DeadlineEffect.objects.filter(effect__startswith="remind:7:").count() == 10
+    assert OutboxMessage.objects.filter(template="complaint_response_reminder").count() == 10
+    # Each deadline's schedule moved on to its 2-day reminder, in the future.
+    assert not Deadline.objects.filter(kind="merchant_response", next_reminder_at__lte=clock.now()).exists()
+    assert audit_verify().ok
+
+
 def test_sweep_racing_merchant_answers_neither_deadlocks_nor_loses_an_answer(consumer, merchant, agent):
     """The sweep must not hold deadline locks while a handler waits for a case that a service holds
     (which then updates those deadlines): that order deadlocks, and PostgreSQL aborts one side."""

@@ -1,7 +1,9 @@
 """Deadline rows: every legal period the platform watches is a row, never a Celery countdown.
 
 The sweep (odr.deadlines.sweep) reads pending rows through the partial index on `due_at` and calls
-the service that the owning stage registered for the row's kind. The subject is any model (complaint,
+the service that the owning stage registered for the row's kind; reminders before the due date are due
+instants of their own (`next_reminder_at`, with its own partial index), so that a sweep reads only what
+is due, never every deadline inside the reminder horizon. The subject is any model (complaint,
 mediation case, proposal response), linked generically so that this package never imports a stage.
 """
 
@@ -57,6 +59,10 @@ class Deadline(models.Model):
     legal_basis = models.CharField(_("legal basis"), max_length=120)
     opened_at = models.DateTimeField(_("opened"))
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # When the next reminder before the due date is due (odr.deadlines.reminders); NULL when none is
+    # left or the kind has none. Set by deadline_open/deadline_move, advanced by the sweep in the
+    # transaction that sends a reminder, cleared by deadline_close.
+    next_reminder_at = models.DateTimeField(_("next reminder"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("deadline")
@@ -65,6 +71,12 @@ class Deadline(models.Model):
         indexes = [
             # The sweep reads only pending rows, by due date: keep that index small.
             models.Index(fields=["due_at"], condition=Q(status="pending"), name="deadline_pending_due"),
+            # Its reminders, likewise: only rows that still have a reminder to send.
+            models.Index(
+                fields=["next_reminder_at"],
+                condition=Q(status="pending", next_reminder_at__isnull=False),
+                name="deadline_pending_reminder",
+            ),
             models.Index(fields=["content_type", "object_id"], name="deadline_subject"),
         ]
         constraints = [
@@ -81,11 +93,12 @@ class Deadline(models.Model):
 
 
 class DeadlineEffect(models.Model):
-    """What the sweep did for a deadline: its due effect ("due") or a reminder ("remind:14").
+    """What the sweep did for a deadline: its due effect ("due") or a reminder ("remind:14:20260401").
 
-    Written in the same transaction as the effect itself. The unique constraint is what makes each
-    effect happen once, even when two sweeps run at the same moment or a task is delivered twice:
-    the second writer fails on it and its transaction (effect included) rolls back.
+    Written in the same transaction as the effect itself, only when really firing (the claim reads
+    only what is due, so no insert is expected to fail). The unique constraint is what makes each
+    effect happen once even when two sweeps race on the same row or a task is delivered twice: the
+    second writer fails on it and its transaction (effect included) rolls back.
     """
 
     deadline = models.ForeignKey(Deadline, on_delete=models.CASCADE, related_name="effects")

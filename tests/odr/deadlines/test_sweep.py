@@ -56,11 +56,13 @@ def test_d3_merchant_reminded_7_and_2_days_before(complaint, agent):
 def test_d3_a_sweep_that_was_down_sends_only_the_closest_reminder(complaint):
     report = sweep_at(datetime(2026, 3, 31, 9, 0, tzinfo=PARIS))
     assert len(report.reminders) == 1
+    assert report.skipped == 1  # the 7-day reminder, passed while the sweep was down: never sent late
     assert [r.context["days_left"] for r in outbox("complaint_response_reminder")] == [2]
-    assert set(DeadlineEffect.objects.values_list("effect", flat=True)) == {
-        "remind:2:20260401",
-        "remind:7:20260401",
-    }
+    # Only what really fired is recorded; the schedule has moved past both reminders.
+    assert set(DeadlineEffect.objects.values_list("effect", flat=True)) == {"remind:2:20260401"}
+    assert Deadline.objects.get(kind=DeadlineKind.MERCHANT_RESPONSE).next_reminder_at is None
+    assert sweep_at(datetime(2026, 4, 1, 9, 0, tzinfo=PARIS)).reminders == []
+    assert outbox("complaint_response_reminder").count() == 1
 
 
 def test_d3_no_reminder_once_answered(complaint, agent):
