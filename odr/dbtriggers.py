@@ -2,7 +2,7 @@
 receipts, D32). Used by migrations; SQLite has no equivalent worth the name, so there the ORM's own
 refusal and the hash chain stand alone.
 
-- `refuse_changes`: a row trigger refusing UPDATE and DELETE.
+- `refuse_changes`: a row trigger refusing UPDATE and DELETE (or DELETE alone).
 - `refuse_truncate`: a statement trigger refusing TRUNCATE, which row triggers never see (TRUNCATE
   empties a table without visiting its rows). Without it, `TRUNCATE audit_auditevent` would wipe the
   whole trail in one statement.
@@ -21,8 +21,11 @@ from django.db import migrations
 ALLOW_TRUNCATE_SETTING = "odr.allow_truncate"
 
 
-def refuse_changes(*, table: str, trigger: str, message: str) -> migrations.RunPython:
-    """The migration operation that installs (and, reversed, removes) the trigger on `table`."""
+def refuse_changes(
+    *, table: str, trigger: str, message: str, operations: str = "UPDATE OR DELETE"
+) -> migrations.RunPython:
+    """The migration operation that installs (and, reversed, removes) the trigger on `table`.
+    `operations`: "DELETE" alone for rows that are updated in place but never removed (chain heads)."""
     function = f"{trigger}_refuse_change"
     create = f"""
 CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$
@@ -33,7 +36,7 @@ END;
 $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER {trigger}
-    BEFORE UPDATE OR DELETE ON {table}
+    BEFORE {operations} ON {table}
     FOR EACH ROW EXECUTE FUNCTION {function}();
 """
     drop = f"DROP TRIGGER IF EXISTS {trigger} ON {table}; DROP FUNCTION IF EXISTS {function}();"
