@@ -65,7 +65,7 @@ def verify_chains(
     *, stream: str | None = None, jobs: int = 1, since_checkpoint: bool = False
 ) -> ChainVerification:
     """Verify every chain (or one, or those changed since the last checkpoint); first problem wins."""
-    if jobs > 1 and stream is None:
+    if jobs > 1 and stream is None and connection.vendor == "postgresql":  # SQLite (the demo): one job
         ranges = _stream_ranges(jobs, since_checkpoint=since_checkpoint)
         if len(ranges) > 1:
             return _verify_parallel(ranges, since_checkpoint=since_checkpoint)

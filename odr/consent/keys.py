@@ -10,10 +10,13 @@ it signed then stops verifying, which is the point if it leaked.
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from joserfc import jws
+from joserfc.errors import SecurityWarning
 from joserfc.jwk import OKPKey
 
 ALGORITHM = "EdDSA"
@@ -84,3 +87,25 @@ def public_jwks() -> dict:
             for document, _key in _stored_keys()
         ]
     }
+
+
+def jws_sign(payload: bytes, *, typ: str) -> tuple[str, str]:
+    """(compact JWS, kid) of `payload` signed with the current key, header {alg, kid, typ}.
+
+    An explicit `typ` per kind of document (RFC 8725 §3.11): a consent receipt can never pass for an
+    audit checkpoint, nor the reverse, although one key signs both."""
+    kid, key = signing_key_current()
+    header = {"alg": ALGORITHM, "kid": kid, "typ": typ}
+    with warnings.catch_warnings():
+        # EdDSA is RFC 9864's deprecated name for Ed25519, which every JOSE library still verifies.
+        warnings.simplefilter("ignore", SecurityWarning)
+        compact = jws.serialize_compact(header, payload, key, algorithms=[ALGORITHM])
+    return compact, kid
+
+
+def jws_verify(compact: str, public_key: dict) -> bytes:
+    """The payload of `compact` if `public_key` (a public JWK) signed it; raises JoseError/ValueError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        signed = jws.deserialize_compact(compact, OKPKey.import_key(public_key), algorithms=[ALGORITHM])
+    return signed.payload

@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from odr.audit.checkpoints import CheckpointError, checkpoints_verify, load_public_keys
 from odr.audit.services import audit_verify
+from odr.consent.keys import public_jwks
 
 
 class Command(BaseCommand):
@@ -26,9 +28,29 @@ class Command(BaseCommand):
             ),
         )
 
-    def handle(self, *args, case=None, jobs=1, since_checkpoint=False, **options):
+        parser.add_argument(
+            "--checkpoint",
+            nargs="+",
+            metavar="FILE",
+            help=(
+                "Signed checkpoint files (.jws) or directories of them: verify their signatures, their "
+                "chain, and that the database's chains still hold every checkpointed head."
+            ),
+        )
+        parser.add_argument(
+            "--keys",
+            metavar="FILE",
+            help=(
+                "The public key(s) checkpoints are verified with: a JWK Set (/.well-known/jwks.json) or "
+                "one public JWK. Default: this installation's own public keys."
+            ),
+        )
+
+    def handle(self, *args, case=None, jobs=1, since_checkpoint=False, checkpoint=None, keys=None, **options):
         if jobs < 1:
             raise CommandError("--jobs must be at least 1.")
+        if checkpoint:
+            self._checkpoints(checkpoint, keys)
         result = audit_verify(stream=case, jobs=jobs, since_checkpoint=since_checkpoint)
         if not result.ok:
             event = result.broken_event
@@ -47,5 +69,21 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"OK: {result.checked} event(s) {scope}in {result.streams} chain(s) verified, "
                 "every chain unbroken and matching its head."
+            )
+        )
+
+    def _checkpoints(self, paths, keys_file):
+        try:
+            if keys_file:
+                keys = load_public_keys(keys_file)
+            else:
+                keys = {key["kid"]: key for key in public_jwks()["keys"]}
+            report = checkpoints_verify(paths, keys)
+        except CheckpointError as error:
+            raise CommandError(f"BROKEN: {error}.") from error
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"OK: checkpoints #{report.first}–#{report.last} signed and chained, "
+                f"{report.heads} checkpointed head(s) still in their chains."
             )
         )
