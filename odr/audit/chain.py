@@ -18,11 +18,42 @@ from django.core.serializers.json import DjangoJSONEncoder
 # The fields event_hash() covers, in its keyword order; verification reads them back from the row.
 HASHED_FIELDS = ("stream", "seq", "kind", "occurred_at", "actor_id", "actor_role", "payload", "prev_hash")
 
-# The C implementations json.dumps uses for these options: a string as a JSON string literal, and a
-# value as canonical JSON (sorted keys at every depth, no spaces, non-ASCII kept).
+# A string as a JSON string literal, as json.dumps(..., ensure_ascii=False) writes it.
 _string = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring
-canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _sha256 = hashlib.sha256
+
+
+def _not_json(value):
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# The C encoder json.dumps itself builds for sort_keys=True, separators=(",", ":"), ensure_ascii=False
+# and check_circular=False, made once: json.dumps would make it again for every event.
+_c_encoder = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
+    None, _not_json, _string, None, ":", ",", True, False, True
+)
+_py_encoder = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
+
+
+def canonical_json(value) -> str:
+    """`value` as canonical JSON: sorted keys at every depth, no spaces, non-ASCII kept."""
+    if _c_encoder is None or isinstance(value, str):
+        return _py_encoder.encode(value)
+    return "".join(_c_encoder(value, 0))
+
+
+_scan = json.scanner.make_scanner(json.JSONDecoder())
+
+
+def parse_json(text: str):
+    """json.loads(text), without its per-call overhead (the verifier parses every payload)."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        return json.loads(text)  # leading whitespace, or not JSON: json.loads says which
+    return value if end == len(text) else json.loads(text)  # trailing data is an error, as in loads
 
 
 def normalise_payload(payload: dict) -> dict:
