@@ -32,6 +32,8 @@ from .models import GENESIS_HASH, AuditCheckpoint
 TYPE = "odr-audit-checkpoint+jws"
 VERSION = "odr-audit-checkpoint/1"
 LOOKUP_BATCH = 5_000  # checkpointed heads looked up per query
+# A head is ~100 bytes of JSON (reference, sequence number, 64-hex hash): room for the largest setting.
+MAX_PAYLOAD = 32 * 1024 * 1024
 
 
 def checkpoint_sha256(compact: str) -> str:
@@ -77,7 +79,7 @@ def _record_one(max_heads: int) -> tuple[AuditCheckpoint | None, bool]:
             "heads": [list(head) for head in heads],
         }
         payload = json.dumps(claims, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        compact, kid = jws_sign(payload, typ=TYPE)
+        compact, kid = jws_sign(payload, typ=TYPE, max_payload=MAX_PAYLOAD)
         checkpoint = AuditCheckpoint.objects.create(
             number=number,
             created_at=now,
@@ -159,7 +161,7 @@ def checkpoint_claims(compact: str, keys: dict[str, dict], *, name: str) -> dict
             f"{name}: signed with key {header.get('kid')!r}, not among the public keys given"
         )
     try:
-        claims = json.loads(jws_verify(compact, key))
+        claims = json.loads(jws_verify(compact, key, max_payload=MAX_PAYLOAD))
     except (JoseError, ValueError) as error:
         raise CheckpointError(f"{name}: the signature does not match (altered after signing)") from error
     if not isinstance(claims, dict) or claims.get("version") != VERSION:

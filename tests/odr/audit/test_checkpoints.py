@@ -199,3 +199,15 @@ def _payload(compact: str) -> str:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_d34_large_checkpoint_signs_and_verifies(db):
+    """joserfc refuses payloads over 128,000 bytes by default; a checkpoint of 50,000 heads is ~5 MB."""
+    from odr.audit.checkpoints import MAX_PAYLOAD, TYPE
+    from odr.consent.keys import jws_sign, jws_verify, public_jwks
+
+    payload = json.dumps({"heads": [[f"C-2026-{n:06d}", 30, "a" * 64] for n in range(5_000)]}).encode()
+    assert len(payload) > 400_000
+    compact, kid = jws_sign(payload, typ=TYPE, max_payload=MAX_PAYLOAD)
+    [key] = [key for key in public_jwks()["keys"] if key["kid"] == kid]
+    assert jws_verify(compact, key, max_payload=MAX_PAYLOAD) == payload
