@@ -19,7 +19,6 @@ Target: ≤ 10 s per 1,000,000 events on one core, peak memory growth < 50 MB.
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -65,7 +64,8 @@ def bench_database_url() -> str:
 
 
 def load() -> str:
-    return "load average %.2f %.2f %.2f" % os.getloadavg()
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def payload_for(kind: str, rng: random.Random, number: int) -> dict:
@@ -119,7 +119,8 @@ def seed(url: str) -> None:
         users = [
             conn.execute(
                 "INSERT INTO accounts_user (password, is_superuser, email, first_name, last_name, is_staff, "
-                "is_active, date_joined, preferred_language) VALUES ('!', false, %s, '', '', false, true, now(), "
+                "is_active, date_joined, preferred_language) "
+                "VALUES ('!', false, %s, '', '', false, true, now(), "
                 "'fr') RETURNING id",
                 [f"bench{n}@example.test"],
             ).fetchone()[0]
@@ -183,7 +184,8 @@ def append_events(conn, users, numbers, count, *, start, heads):
 def write_heads(conn, heads, *, new: bool):
     if new:
         with conn.cursor().copy(
-            "COPY audit_auditstreamhead (stream, last_seq, last_hash, checkpointed_seq, checkpointed_hash) FROM STDIN"
+            "COPY audit_auditstreamhead "
+            "(stream, last_seq, last_hash, checkpointed_seq, checkpointed_hash) FROM STDIN"
         ) as copy:
             for stream, (seq, digest) in heads.items():
                 copy.write_row((stream, seq, digest, 0, "0" * 64))
@@ -205,12 +207,16 @@ django.setup()
 from django.db import connection
 connection.ensure_connection()
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+cpu = lambda who: (lambda u: u.ru_utime + u.ru_stime)(resource.getrusage(who))
+cpu_base = cpu(resource.RUSAGE_SELF)
 started = time.perf_counter()
 {code}
 seconds = time.perf_counter() - started
+cpu_seconds = cpu(resource.RUSAGE_SELF) - cpu_base + cpu(resource.RUSAGE_CHILDREN)
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
 workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps(dict(result, seconds=seconds, rss_growth_kb=own, worker_peak_rss_kb=workers)))
+figures = dict(seconds=seconds, cpu_seconds=cpu_seconds, rss_growth_kb=own, worker_peak_rss_kb=workers)
+print(json.dumps(dict(result, **figures)))
 """
     output = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, check=True, capture_output=True, text=True
@@ -224,7 +230,11 @@ def report(label: str, figures: dict, events: int | None = None) -> None:
     events = figures.get("checked", events)
     line = f"{label:<44} {figures['seconds']:7.2f} s"
     if events:
-        line += f"  {events:>9,} events  {events / figures['seconds']:>9,.0f} events/s  {figures['seconds'] * 1e6 / events:6.2f} s per 1M"
+        rate, per_million = events / figures["seconds"], figures["seconds"] * 1e6 / events
+        line += f"  {events:>9,} events  {rate:>9,.0f} events/s  {per_million:6.2f} s per 1M"
+    line += f"  verifier CPU {figures['cpu_seconds']:6.2f} s"
+    if events:
+        line += f" ({figures['cpu_seconds'] * 1e6 / events:5.2f} s per 1M)"
     line += f"  peak RSS growth {figures['rss_growth_kb'] / 1024:5.1f} MB"
     if figures.get("worker_peak_rss_kb"):
         line += f" (largest worker peak RSS {figures['worker_peak_rss_kb'] / 1024:.0f} MB)"
@@ -292,6 +302,25 @@ result = dict(checkpoints=len(made), heads=sum(c.heads for c in made))
         flush=True,
     )
 
+    with psycopg.connect(url) as conn:
+        for label, sql in (
+            (
+                "changed heads (checkpoint, --since-checkpoint)",
+                "SELECT stream FROM audit_auditstreamhead "
+                "WHERE NOT (last_seq = checkpointed_seq) ORDER BY stream LIMIT 20000",
+            ),
+            (
+                "events in chain order (full check)",
+                'SELECT stream, seq FROM audit_auditevent ORDER BY stream COLLATE "C", seq',
+            ),
+        ):
+            plan = [row[0] for row in conn.execute(f"EXPLAIN {sql}").fetchall()]
+            print(
+                f"plan, {label}: "
+                + " → ".join(line.strip() for line in plan if "->" in line or line == plan[0]),
+                flush=True,
+            )
+
     since = measured("since", VERIFY.format(jobs=1, since=True))
     report("--since-checkpoint (the day's events), 1 job", since)
     full_after = measured("full", VERIFY.format(jobs=1, since=False))
@@ -323,7 +352,8 @@ result = dict(ok=True, heads=r.heads)
     )
     report(f"checkpoint files ({exported['files']}) vs database, public key only", check, events=None)
     print(
-        f"  {check['heads']:,} checkpointed heads looked up: {check['heads'] / check['seconds']:,.0f} heads/s",
+        f"  {check['heads']:,} checkpointed heads looked up: "
+        f"{check['heads'] / check['seconds']:,.0f} heads/s",
         flush=True,
     )
 
@@ -334,20 +364,21 @@ import json
 from django.db import connection
 from odr.audit.chain import event_hash
 from odr.audit.models import GENESIS_HASH, AuditEvent
-stream = "C-2026-020000"
+stream = "C-2026-REWRITTEN"
 previous = GENESIS_HASH
 with connection.cursor() as cursor:
     cursor.execute("SET session_replication_role = replica")
     for event in AuditEvent.objects.filter(stream=stream).order_by("seq"):
         payload = dict(event.payload, rewritten=True)
-        digest = event_hash(stream=stream, seq=event.seq, kind=event.kind, occurred_at=event.occurred_at,
-                            actor_id=event.actor_id, actor_role=event.actor_role, payload=payload, prev_hash=previous)
+        fields = dict(stream=stream, seq=event.seq, kind=event.kind, occurred_at=event.occurred_at,
+                      actor_id=event.actor_id, actor_role=event.actor_role, payload=payload)
+        digest = event_hash(**fields, prev_hash=previous)
         cursor.execute("UPDATE audit_auditevent SET payload = %s, prev_hash = %s, hash = %s WHERE id = %s",
                        [json.dumps(payload), previous, digest, event.pk])
         previous = digest
     cursor.execute("UPDATE audit_auditstreamhead SET last_hash = %s WHERE stream = %s", [previous, stream])
 result = dict(stream=stream)
-""",
+""".replace("REWRITTEN", f"{CHAINS // 2:06d}"),
     )
     after = measured("full", VERIFY.format(jobs=2, since=False))
     report(f"chain {rewrite['stream']} rewritten from genesis: full check", after)
@@ -365,7 +396,8 @@ result = dict(stream=stream)
         capture_output=True,
         text=True,
     )
-    verdict = (caught.stderr.strip() or caught.stdout.strip()).splitlines()[-1]
+    said = (caught.stdout + caught.stderr).splitlines()
+    verdict = next((line for line in said if line.startswith(("OK", "BROKEN", "CommandError"))), said[-1:])
     print(f"checkpoint check after the rewrite: exit {caught.returncode}: {verdict}", flush=True)
     print(f"done, {load()}", flush=True)
 

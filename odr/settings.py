@@ -337,7 +337,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 # At most this many chain heads per signed checkpoint (~100 bytes each): a busy day, or the first
 # run on years of data, makes several checkpoints in a row rather than one huge file.
-ODR_AUDIT_CHECKPOINT_MAX_HEADS = env.int("ODR_AUDIT_CHECKPOINT_MAX_HEADS", default=50_000)
+ODR_AUDIT_CHECKPOINT_MAX_HEADS = env.int("ODR_AUDIT_CHECKPOINT_MAX_HEADS", default=20_000)
 
 # --- The outbox relay's retries: base × 2^(n-1) seconds, capped; dead letter after N attempts.
 ODR_OUTBOX_RETRY_BASE_SECONDS = env.int("ODR_OUTBOX_RETRY_BASE_SECONDS", default=30)

@@ -202,7 +202,7 @@ def _b64(data: bytes) -> str:
 
 
 def test_d34_large_checkpoint_signs_and_verifies(db):
-    """joserfc refuses payloads over 128,000 bytes by default; a checkpoint of 50,000 heads is ~5 MB."""
+    """joserfc refuses payloads over 128,000 bytes by default; a checkpoint of 20,000 heads is ~2 MB."""
     from odr.audit.checkpoints import MAX_PAYLOAD, TYPE
     from odr.consent.keys import jws_sign, jws_verify, public_jwks
 
