@@ -163,12 +163,15 @@ def _verify_range(*, stream, low, high, since_checkpoint) -> ChainVerification:
             params,
             prefetch=True,
         )
-        if not _on_postgresql():
-            events = _sqlite_times(events)
         try:
-            checked, streams = _merge(heads, events, since_checkpoint=since_checkpoint)
+            rows = events if _on_postgresql() else _sqlite_times(events)
+            checked, streams = _merge(heads, rows, since_checkpoint=since_checkpoint)
         except _Broken as broken:
+            events.close()  # stop the prefetch and close the cursors inside the transaction
             return ChainVerification(broken.checked, broken.streams, _named(broken), broken.problem)
+        finally:
+            events.close()
+            heads.close()
     return ChainVerification(checked, streams)
 
 
