@@ -2,9 +2,9 @@
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
@@ -99,7 +99,7 @@ def rewrite_chain(stream):
     assert canonical_time(events[0].occurred_at)  # the times were kept as they were
 
 
-def test_d34_checkpoint_verifies_with_the_public_key_alone(db, client, tmp_path):
+def test_d34_checkpoint_verifies_with_the_public_key_alone(db, client, tmp_path, settings):
     trails()
     [checkpoint] = checkpoint_record()
     assert checkpoint.number == 1 and checkpoint.heads == 3
@@ -211,3 +211,23 @@ def test_d34_large_checkpoint_signs_and_verifies(db):
     compact, kid = jws_sign(payload, typ=TYPE, max_payload=MAX_PAYLOAD)
     [key] = [key for key in public_jwks()["keys"] if key["kid"] == kid]
     assert jws_verify(compact, key, max_payload=MAX_PAYLOAD) == payload
+
+
+def test_d34_daily_checkpoint_is_scheduled_and_costs_what_changed(db, settings):
+    """Beat runs the task daily; a run with nothing changed costs the same whatever the history."""
+    import time_machine
+
+    from odr.audit.tasks import record_checkpoint
+
+    entry = settings.CELERY_BEAT_SCHEDULE["audit-checkpoint"]
+    assert entry["task"] == record_checkpoint.name == "odr.audit.checkpoint"
+    counts = []
+    for start, chains in ((1, 3), (100, 30)):
+        trails(streams=chains, events=1, start=start)
+        assert record_checkpoint() >= 1
+        with time_machine.travel(datetime.now(UTC) + timedelta(days=start), tick=False):
+            with CaptureQueriesContext(connection) as queries:
+                assert record_checkpoint() == 1  # an empty checkpoint attests the day
+            counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert AuditCheckpoint.objects.order_by("-number").first().heads == 0
