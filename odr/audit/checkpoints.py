@@ -183,42 +183,60 @@ def checkpoints_verify(paths: Iterable[str | Path], keys: dict[str, dict]) -> Ch
     files = checkpoint_files(paths)
     if not files:
         raise CheckpointError("no checkpoint file given")
-    loaded = []
-    for path in files:
-        compact = "".join(path.read_text(encoding="ascii", errors="replace").split())
-        loaded.append((checkpoint_claims(compact, keys, name=path.name), compact, path.name))
-    loaded.sort(key=lambda item: item[0]["number"])
-    previous_sha = None
-    first = loaded[0][0]["number"]
+    # Years of files do not fit in memory together: a first pass keeps each one's number, then each
+    # is read again, verified and checked, in order, one at a time.
+    ordered = sorted((_number(path), path) for path in files)
+    first = ordered[0][0]
     if first == 1:
         previous_sha = GENESIS_HASH
     else:
-        before = AuditCheckpoint.objects.filter(number=first - 1).first()
-        previous_sha = before.sha256 if before else None
+        previous_sha = (
+            AuditCheckpoint.objects.filter(number=first - 1).values_list("sha256", flat=True).first()
+        )
+        if previous_sha is None:
+            raise CheckpointError(f"the platform has no checkpoint #{first - 1}, which #{first} follows")
     heads = 0
     expected_number = first
-    for claims, compact, name in loaded:
-        if claims["number"] != expected_number:
+    for number, path in ordered:
+        if number != expected_number:
+            raise CheckpointError(f"checkpoint #{expected_number} is missing (next given: #{number})")
+        compact = _read(path)
+        claims = checkpoint_claims(compact, keys, name=path.name)
+        if claims["previous"] != previous_sha:
             raise CheckpointError(
-                f"checkpoint #{expected_number} is missing (next given: #{claims['number']})"
-            )
-        if previous_sha is not None and claims["previous"] != previous_sha:
-            raise CheckpointError(
-                f"checkpoint #{claims['number']} ({name}) does not follow the checkpoint before it: "
+                f"checkpoint #{number} ({path.name}) does not follow the checkpoint before it: "
                 "an earlier checkpoint was rewritten or dropped"
             )
-        stored = (
-            AuditCheckpoint.objects.filter(number=claims["number"]).values_list("sha256", flat=True).first()
-        )
-        if stored != checkpoint_sha256(compact):
+        sha = checkpoint_sha256(compact)
+        stored = AuditCheckpoint.objects.filter(number=number).values_list("sha256", flat=True).first()
+        if stored != sha:
             raise CheckpointError(
-                f"checkpoint #{claims['number']} ({name}): the platform's copy "
+                f"checkpoint #{number} ({path.name}): the platform's copy "
                 + ("is missing" if stored is None else "differs from this file")
             )
-        heads += _heads_still_present(claims["heads"], number=claims["number"])
-        previous_sha = checkpoint_sha256(compact)
+        heads += _heads_still_present(claims["heads"], number=number)
+        previous_sha = sha
         expected_number += 1
     return CheckpointReport(first, expected_number - 1, heads)
+
+
+def _read(path: Path) -> str:
+    try:
+        return "".join(path.read_text(encoding="ascii", errors="replace").split())
+    except OSError as error:
+        raise CheckpointError(f"cannot read {path}: {error}") from error
+
+
+def _number(path: Path) -> int:
+    """The checkpoint's number from its claims, read without verifying (that comes next, in order)."""
+    try:
+        encoded = _read(path).split(".")[1]
+        number = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))["number"]
+    except (ValueError, IndexError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{path.name}: not an audit checkpoint") from error
+    if not isinstance(number, int):
+        raise CheckpointError(f"{path.name}: not an audit checkpoint")
+    return number
 
 
 def _heads_still_present(heads: list, *, number: int) -> int:

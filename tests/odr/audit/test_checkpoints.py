@@ -132,6 +132,10 @@ def test_d34_checkpoints_are_incremental_and_chained(db, client, tmp_path):
     assert not AuditStreamHead.objects.exclude(checkpointed_seq=F("last_seq")).exists()
     files, keys = download(client, tmp_path / "checkpoints")
     verify("--checkpoint", str(files), "--keys", str(keys))
+    verify("--checkpoint", str(files / "00000003.jws"), "--keys", str(keys))  # the latest alone
+    (tmp_path / "junk.jws").write_text("not a checkpoint")
+    with pytest.raises(CommandError, match=r"junk\.jws: not an audit checkpoint"):
+        verify("--checkpoint", str(tmp_path / "junk.jws"), "--keys", str(keys))
     (files / "00000002.jws").unlink()  # an auditor handed a set with one left out
     with pytest.raises(CommandError, match="checkpoint #2 is missing"):
         verify("--checkpoint", str(files), "--keys", str(keys))
