@@ -67,7 +67,9 @@ def verify_chains(
     *, stream: str | None = None, jobs: int = 1, since_checkpoint: bool = False
 ) -> ChainVerification:
     """Verify every chain (or one, or those changed since the last checkpoint); first problem wins."""
-    if jobs > 1 and stream is None and connection.vendor == "postgresql":  # SQLite (the demo): one job
+    # Parallel on PostgreSQL outside a transaction only: SQLite (the demo) runs one job, and workers
+    # on connections of their own could not see a caller's uncommitted rows.
+    if jobs > 1 and stream is None and _on_postgresql() and not connection.in_atomic_block:
         ranges = _stream_ranges(jobs, since_checkpoint=since_checkpoint)
         if len(ranges) > 1:
             return _verify_parallel(ranges, since_checkpoint=since_checkpoint)

@@ -169,3 +169,11 @@ def test_d34_verify_reads_times_as_written(db):
     with time_machine.travel(datetime(2026, 10, 25, 2, 30, 0, 1, tzinfo=UTC), tick=False):
         record("C-2026-000001", "complaint.answered")
     assert audit_verify().ok
+
+
+def test_d34_jobs_inside_a_transaction_run_as_one(db):
+    """Workers on their own connections could not see uncommitted rows: inside a transaction (and on
+    SQLite) --jobs runs one job, with the same verdict."""
+    trails(streams=4, events=2)
+    assert audit_verify(jobs=3) == audit_verify(jobs=1)
+    assert audit_verify(jobs=3).checked == 8
