@@ -318,7 +318,8 @@ result = dict(checkpoints=len(made), heads=sum(c.heads for c in made))
                 "SELECT e.seq FROM (SELECT h.stream, h.checkpointed_seq FROM audit_auditstreamhead h "
                 'WHERE NOT (h.last_seq = h.checkpointed_seq) ORDER BY h.stream COLLATE "C") h '
                 "CROSS JOIN LATERAL (SELECT * FROM audit_auditevent e WHERE e.stream = h.stream "
-                'AND e.seq >= h.checkpointed_seq ORDER BY e.seq OFFSET 0) e ORDER BY h.stream COLLATE "C", e.seq',
+                "AND e.seq >= h.checkpointed_seq ORDER BY e.seq OFFSET 0) e "
+                'ORDER BY h.stream COLLATE "C", e.seq',
             ),
         ):
             plan = [row[0] for row in conn.execute(f"EXPLAIN {sql}").fetchall()]
