@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -331,7 +332,12 @@ CELERY_BEAT_SCHEDULE = {
     "relay-pending-outbox": {"task": "odr.notifications.relay_pending", "schedule": 60.0},
     "expire-consents": {"task": "odr.consent.expire_due", "schedule": 3600.0},
     "render-pending-documents": {"task": "odr.documents.render_pending", "schedule": 60.0},
+    # D34: the day's signed checkpoint of the audit chains' heads (after midnight, when it is quiet).
+    "audit-checkpoint": {"task": "odr.audit.checkpoint", "schedule": crontab(hour=0, minute=30)},
 }
+# At most this many chain heads per signed checkpoint (~100 bytes each): a busy day, or the first
+# run on years of data, makes several checkpoints in a row rather than one huge file.
+ODR_AUDIT_CHECKPOINT_MAX_HEADS = env.int("ODR_AUDIT_CHECKPOINT_MAX_HEADS", default=20_000)
 
 # --- The outbox relay's retries: base × 2^(n-1) seconds, capped; dead letter after N attempts.
 ODR_OUTBOX_RETRY_BASE_SECONDS = env.int("ODR_OUTBOX_RETRY_BASE_SECONDS", default=30)

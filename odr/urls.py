@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("odr.consent.urls")),
+    path("", include("odr.audit.urls")),
     path("", include("odr.accounts.urls")),
     path("", include("complaints.urls")),
     path("", include("complaints.merchant_urls")),

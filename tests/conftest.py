@@ -17,6 +17,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Let the throw-away test database accept TRUNCATE on the append-only tables.
+
+    pytest-django's transactional tests empty every table with TRUNCATE after each test, which the
+    BEFORE TRUNCATE triggers of odr/dbtriggers.py refuse unless `odr.allow_truncate` is on. It is set
+    here on the test database only (a database default, so every later session has it), never in the
+    application. Tests that check the refusal turn it off for their transaction (SET LOCAL)."""
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        name = connection.settings_dict["NAME"]
+        assert name.startswith("test_"), name  # never the real database
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(name)} SET odr.allow_truncate = on")
+        connection.close()  # a database default applies to sessions opened after it
+
+
 @pytest.fixture
 def body(db):
     return MediationBodyFactory(name="Médiateur du e-commerce", slug="mediateur-ecommerce")

@@ -27,11 +27,27 @@ class AuditEventQuerySet(models.QuerySet):
 
 class AuditStreamHead(models.Model):
     """The end of one chain: its last sequence number and hash. Locked by every writer of that chain,
-    so appends to one chain are serialised whoever writes (a case's service, a consent withdrawal)."""
+    so appends to one chain are serialised whoever writes (a case's service, a consent withdrawal).
+
+    `checkpointed_seq`/`checkpointed_hash` are the head as the last signed checkpoint recorded it
+    (0 and the genesis hash before any). A head differs from them exactly when its chain changed since:
+    the partial index below lists those, so a checkpoint and `verify_audit --since-checkpoint` cost
+    the chains that changed, not all of them."""
 
     stream = models.CharField(max_length=32, primary_key=True)
     last_seq = models.PositiveIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    checkpointed_seq = models.PositiveIntegerField(default=0)
+    checkpointed_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["stream"],
+                condition=~models.Q(last_seq=models.F("checkpointed_seq")),
+                name="audit_head_changed",
+            )
+        ]
 
     def __str__(self):
         return f"{self.stream} @{self.last_seq}"
@@ -80,3 +96,22 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events are append-only")
+
+
+class AuditCheckpoint(models.Model):
+    """One signed checkpoint (D34): the heads of the chains that changed since the one before, as a
+    compact JWS signed with the receipts' Ed25519 key, carrying the SHA-256 of the previous
+    checkpoint's JWS, so the checkpoints form a chain of their own. Published as files, append-only."""
+
+    number = models.PositiveIntegerField(primary_key=True)
+    created_at = models.DateTimeField()
+    heads = models.PositiveIntegerField()
+    kid = models.CharField(max_length=64)
+    compact = models.TextField()
+    sha256 = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self):
+        return f"checkpoint #{self.number}"

@@ -10,10 +10,13 @@ it signed then stops verifying, which is the point if it leaked.
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from joserfc import jws
+from joserfc.errors import SecurityWarning
 from joserfc.jwk import OKPKey
 
 ALGORITHM = "EdDSA"
@@ -84,3 +87,39 @@ def public_jwks() -> dict:
             for document, _key in _stored_keys()
         ]
     }
+
+
+def _registry(max_payload: int | None) -> jws.JWSRegistry | None:
+    """joserfc refuses payloads over 128,000 bytes by default (fine for a receipt); a larger document
+    (an audit checkpoint lists thousands of chain heads) says how large it may be."""
+    if max_payload is None:
+        return None
+    registry = jws.JWSRegistry(algorithms=[ALGORITHM])
+    registry.max_payload_length = max_payload
+    return registry
+
+
+def jws_sign(payload: bytes, *, typ: str, max_payload: int | None = None) -> tuple[str, str]:
+    """(compact JWS, kid) of `payload` signed with the current key, header {alg, kid, typ}.
+
+    An explicit `typ` per kind of document (RFC 8725 §3.11): a consent receipt can never pass for an
+    audit checkpoint, nor the reverse, although one key signs both."""
+    kid, key = signing_key_current()
+    header = {"alg": ALGORITHM, "kid": kid, "typ": typ}
+    with warnings.catch_warnings():
+        # EdDSA is RFC 9864's deprecated name for Ed25519, which every JOSE library still verifies.
+        warnings.simplefilter("ignore", SecurityWarning)
+        compact = jws.serialize_compact(
+            header, payload, key, algorithms=[ALGORITHM], registry=_registry(max_payload)
+        )
+    return compact, kid
+
+
+def jws_verify(compact: str, public_key: dict, *, max_payload: int | None = None) -> bytes:
+    """The payload of `compact` if `public_key` (a public JWK) signed it; raises JoseError/ValueError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        signed = jws.deserialize_compact(
+            compact, OKPKey.import_key(public_key), algorithms=[ALGORITHM], registry=_registry(max_payload)
+        )
+    return signed.payload

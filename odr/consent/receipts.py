@@ -20,7 +20,6 @@ event and notice added under `event` and `notice`. Choices made where the standa
 import base64
 import json
 import uuid
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,11 +27,9 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from joserfc import jws
-from joserfc.errors import JoseError, SecurityWarning
-from joserfc.jwk import OKPKey
+from joserfc.errors import JoseError
 
-from .keys import ALGORITHM, public_jwks, signing_key_current
+from .keys import ALGORITHM, jws_sign, jws_verify, public_jwks
 from .models import ConsentPurpose, ConsentRecord
 
 VERSION = "KI-CR-v1.1.0"
@@ -131,12 +128,7 @@ def canonical_json(claims: dict) -> bytes:
 
 def receipt_sign(claims: dict) -> tuple[str, str]:
     """(compact JWS, kid) of `claims` signed with the current key."""
-    kid, key = signing_key_current()
-    header = {"alg": ALGORITHM, "kid": kid, "typ": TYPE}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SecurityWarning)  # RFC 9864's rename, see the module docstring
-        compact = jws.serialize_compact(header, canonical_json(claims), key, algorithms=[ALGORITHM])
-    return compact, kid
+    return jws_sign(canonical_json(claims), typ=TYPE)
 
 
 @dataclass(frozen=True)
@@ -174,10 +166,7 @@ def receipt_verify(compact: str) -> VerificationResult:
     if public is None:
         return _invalid(_("This receipt was signed with a key this platform does not know."))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SecurityWarning)
-            signed = jws.deserialize_compact(compact, OKPKey.import_key(public), algorithms=[ALGORITHM])
-        claims = json.loads(signed.payload)
+        claims = json.loads(jws_verify(compact, public))
     except (JoseError, ValueError):
         return _invalid(_("The signature does not match: this receipt was altered after it was issued."))
     if not isinstance(claims, dict) or claims.get("version") != VERSION:

@@ -157,3 +157,19 @@ def test_d34_real_use_cases_leave_verifiable_trails(consumer, merchant):
     complaint = file_complaint(consumer, merchant)
     result = audit_verify(stream=complaint.reference)
     assert result.ok and result.checked == 3  # filed + two consents (D31)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", ["audit_auditevent", "audit_auditstreamhead", "consent_consentreceipt"])
+def test_d34_database_trigger_refuses_truncate(chain, table):
+    """TRUNCATE bypasses row triggers: a statement trigger refuses it (the test database allows it
+    for pytest-django's flushes; production never sets odr.allow_truncate, as here)."""
+    with (
+        pytest.raises(DatabaseError, match="TRUNCATE refused"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the fixture's deferred checks run first
+        cursor.execute("SET LOCAL odr.allow_truncate = off")
+        cursor.execute(f"TRUNCATE {table} CASCADE")
+    assert AuditEvent.objects.count() == 3
