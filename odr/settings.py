@@ -331,6 +331,8 @@ CELERY_BEAT_SCHEDULE = {
     "relay-pending-outbox": {"task": "odr.notifications.relay_pending", "schedule": 60.0},
     "expire-consents": {"task": "odr.consent.expire_due", "schedule": 3600.0},
     "render-pending-documents": {"task": "odr.documents.render_pending", "schedule": 60.0},
+    # The compliance dashboard's day buckets (mediation/case_figures.py): "figures as of" one minute.
+    "refresh-case-figures": {"task": "mediation.refresh_case_figures", "schedule": 60.0},
 }
 
 # --- The outbox relay's retries: base × 2^(n-1) seconds, capped; dead letter after N attempts.
