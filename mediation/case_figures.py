@@ -107,7 +107,7 @@ def _recount(body: MediationBody, days: list[date], *, now: datetime) -> int:
         ):
             day = row.pop("day")
             bucket(day)["cases"] = plain_counts(row)
-        recorded = breaches_of(body, now=now).filter(
+        recorded = breaches_of(body, now=now, few=True).filter(
             _within("due_at", chunk, tz), status=DeadlineStatus.BREACHED
         )
         for row in (
