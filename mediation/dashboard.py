@@ -4,10 +4,14 @@ Public API:
 
 - `year_period(body, year)`, `date_range_period(body, first_day, last_day)`: the period shown, in the
   body's time zone (D38).
-- `dashboard_figures(body=, period=, now=)`: plain numbers, in a constant number of queries (five)
-  whatever the number of cases: the annual report's figures for the period (`reports.period_report_figures`,
-  two queries), the cases by state and month (one grouped query), the breaches by kind and month and
-  the breaches still open (one grouped query, one aggregate).
+- `dashboard_figures(body=, period=, now=)`: plain numbers, in three queries whatever the number of
+  cases, read from the day buckets (`CaseFiguresDay`) that `mediation.case_figures` keeps: the period's
+  days (the annual report's counts, `reports.case_count_aggregates`, summed and turned into figures by
+  `reports.figures_from_counts`; the cases by state and month; the recorded breaches by kind and month),
+  the days with breaches still open, and the breaches not recorded yet (live). `figures_as_of(body)`:
+  the oldest change not counted yet (None: the figures are exact).
+- `dashboard_figures_recount(body=, period=, now=)`: the same numbers recounted over the period's rows
+  (`reports.period_report_figures` and grouped breach queries): the reference for tests and benchmarks.
 - `dashboard_charts(figures)`: the charts as inline SVG, drawn by `mediation.reports`' chart functions
   (presentation attributes only: no `style=`, so the strict CSP of the web pages holds).
 - `dashboard_tables(figures)`: the same numbers as labelled rows, for the tables beside the charts.

@@ -180,8 +180,10 @@ def test_d36_a_change_shows_after_the_refresh_and_until_then_the_page_says_as_of
         recount = dashboard_figures_recount(body=body, period=period, now=NOW)
         assert before != recount  # the withdrawal is not counted yet...
         assert figures_as_of(body) == at(2026, 1, 20, 9, 30)  # ...and the page says since when
-        page = portal_for(compliance_officer).get(f"/compliance/{body.slug}/", {"year": 2025, "lang": "en"})
+        page = portal_for(compliance_officer).get(f"/compliance/{body.slug}/", {"year": 2025})
     assert 'data-figure="as_of"' in page.content.decode()
+    # When, in the body's time zone (D38): 9:30 in Paris, 8:30 UTC.
+    assert "Figures as of 01/20/2026 9:30 a.m.: the changes made since then" in page.content.decode()
     assert refresh_case_figures() == {"changes": 1, "days": 2, "busy": False, "left": False}
     with travel(NOW):
         assert dashboard_figures(body=body, period=period, now=NOW) == recount
