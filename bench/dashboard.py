@@ -376,7 +376,10 @@ def main() -> None:
     report_ms, _ = timed(lambda: period_report_figures(body=body, start=period.start, end=period.end), 1)
     if report_ms is not None:
         report = period_report_figures(body=body, start=period.start, end=period.end)
-        assert {key: new[key] for key in report} == report, "the buckets differ from the report's recount"
+        from_buckets = {key: new[key] for key in report}
+        # The dashboard adds "unknown" (settled, compliance not known yet) to the report's figures.
+        from_buckets["compliance"] = {k: v for k, v in new["compliance"].items() if k != "unknown"}
+        assert from_buckets == report, "the buckets differ from the report's recount"
         print(f"period_report_figures (recount of the cases): {report_ms:7.1f} ms; equal to the buckets")
     with CaptureQueriesContext(connection) as captured:
         old_ms, _times = timed(

@@ -44,7 +44,7 @@ import json
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
+from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThanOrEqual
 from django.utils import formats, translation
@@ -126,16 +126,26 @@ def annual_report_figures(*, body: MediationBody, year: int) -> dict:
     return {"body": figures.pop("body"), "year": year, **figures}
 
 
-def case_count_aggregates(tz: ZoneInfo) -> dict:
+def case_count_aggregates(tz: ZoneInfo, cases: QuerySet | None = None) -> dict:
     """What each case contributes to the figures, as named aggregates (plain counts, and the sum of
     the durations in days): the one rule, used by the annual report over its period and by the
     dashboard's day buckets (`mediation.case_figures`) over each day, then turned into figures by
-    `figures_from_counts`. Summing the counts of the days of a period gives the period's counts."""
+    `figures_from_counts`. Summing the counts of the days of a period gives the period's counts.
+
+    `cases`, the queryset being aggregated, also bounds the subqueries on proposals, answers and
+    extensions (which the outer case already implies: the counts are the same): PostgreSQL may run such
+    a subquery once, hashed, instead of once per case, and then it reads only these cases' rows (a
+    day's bucket: ~3,000 cases) rather than every proposal of every year (seconds, at the design scale).
+    """
+    scope = {} if cases is None else {"case__in": cases.values("pk")}
 
     def refused_by(side: str) -> Exists:
         return Exists(
             ProposalResponse.objects.filter(
-                proposal__case=OuterRef("pk"), side=side, decision=ResponseDecision.REFUSED
+                proposal__case=OuterRef("pk"),
+                side=side,
+                decision=ResponseDecision.REFUSED,
+                **{f"proposal__{key}": value for key, value in scope.items()},
             )
         )
 
@@ -147,9 +157,9 @@ def case_count_aggregates(tz: ZoneInfo) -> dict:
         TruncDate("closed_at", tzinfo=tz) - TruncDate("saisine_at", tzinfo=tz),
         output_field=DurationField(),
     )
-    extended = Exists(DeadlineExtension.objects.filter(case=OuterRef("pk")))
+    extended = Exists(DeadlineExtension.objects.filter(case=OuterRef("pk"), **scope))
     # A mediation the mediator closed before any proposal has no outcome in anyone's favour.
-    proposed = Exists(Proposal.objects.filter(case=OuterRef("pk")))
+    proposed = Exists(Proposal.objects.filter(case=OuterRef("pk"), **scope))
     consumer_refused = refused_by(PartySide.CONSUMER)
     merchant_refused = refused_by(PartySide.MERCHANT)
     after_saisine = Q(saisine_at__isnull=False, closed_at__isnull=False)
@@ -216,7 +226,7 @@ def period_report_figures(*, body: MediationBody, start: datetime, end: datetime
     the same counts from its day buckets instead)."""
     tz = ZoneInfo(body.time_zone)
     cases = MediationCase.objects.filter(mediation_body=body, referred_at__gte=start, referred_at__lt=end)
-    row = plain_counts(cases.aggregate(**case_count_aggregates(tz)))
+    row = plain_counts(cases.aggregate(**case_count_aggregates(tz, cases)))
 
     months = period_months(start, end, tz)
     month_index = {(month.year, month.month): index for index, month in enumerate(months)}
