@@ -90,6 +90,7 @@ def _within(field: str, days: list[date], tz: ZoneInfo) -> Q:
 def _recount(body: MediationBody, days: list[date], *, now: datetime) -> int:
     """Recount the buckets of `body` for `days` and replace them. Returns the number of rows written."""
     tz = ZoneInfo(body.time_zone)
+    _plan_for_a_few_days()
     buckets: dict[date, dict] = {}
 
     def bucket(day: date) -> dict:
@@ -166,15 +167,17 @@ def _one_refresh_at_a_time() -> bool:
         return True
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
-        if not cursor.fetchone()[0]:
-            return False
-        # A day's recount reads ~3,000 cases and their proposals through indexes. Measured at 1,000,000
-        # cases (bench/dashboard.py): the planner's cost of the grouped aggregate turned JIT on (1.1 s
-        # of 1.5 s compiling), and it read every proposal sequentially to hash a day's few hundred.
-        # For this transaction only: no JIT, no sequential scan where an index serves.
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        return True
+        return cursor.fetchone()[0]
+
+
+def _plan_for_a_few_days() -> None:
+    """A day's recount reads ~3,000 cases and their proposals through indexes. Measured at 1,000,000
+    cases (bench/dashboard.py): the planner's cost of the grouped aggregate turned JIT on (1.1 s of
+    1.5 s compiling), and it read every proposal sequentially to hash a day's few hundred. For the
+    current transaction only: no JIT, no sequential scan where an index serves."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true)")
 
 
 @dataclass
