@@ -4,10 +4,14 @@ Public API:
 
 - `year_period(body, year)`, `date_range_period(body, first_day, last_day)`: the period shown, in the
   body's time zone (D38).
-- `dashboard_figures(body=, period=, now=)`: plain numbers, in a constant number of queries (five)
-  whatever the number of cases: the annual report's figures for the period (`reports.period_report_figures`,
-  two queries), the cases by state and month (one grouped query), the breaches by kind and month and
-  the breaches still open (one grouped query, one aggregate).
+- `dashboard_figures(body=, period=, now=)`: plain numbers, in three queries whatever the number of
+  cases, read from the day buckets (`CaseFiguresDay`) that `mediation.case_figures` keeps: the period's
+  days (the annual report's counts, `reports.case_count_aggregates`, summed and turned into figures by
+  `reports.figures_from_counts`; the cases by state and month; the recorded breaches by kind and month),
+  the days with breaches still open, and the breaches not recorded yet (live). `figures_as_of(body)`:
+  the oldest change not counted yet (None: the figures are exact).
+- `dashboard_figures_recount(body=, period=, now=)`: the same numbers recounted over the period's rows
+  (`reports.period_report_figures` and grouped breach queries): the reference for tests and benchmarks.
 - `dashboard_charts(figures)`: the charts as inline SVG, drawn by `mediation.reports`' chart functions
   (presentation attributes only: no `style=`, so the strict CSP of the web pages holds).
 - `dashboard_tables(figures)`: the same numbers as labelled rows, for the tables beside the charts.
@@ -38,7 +42,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, Count, DateTimeField, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import formats
 from django.utils.safestring import SafeString
@@ -50,7 +67,14 @@ from odr.accounts.models import MediationBody
 from odr.deadlines.calendar import local_date
 from odr.deadlines.models import Deadline, DeadlineKind, DeadlineStatus
 
-from .models import ACTIVE_CASE_STATES, CaseState, DocumentRequest, MediationCase
+from .models import (
+    ACTIVE_CASE_STATES,
+    CaseFiguresChange,
+    CaseFiguresDay,
+    CaseState,
+    DocumentRequest,
+    MediationCase,
+)
 from .reports import (
     BLUE,
     GREY,
@@ -59,11 +83,14 @@ from .reports import (
     RED,
     REFUSAL_SHORT_LABELS,
     bar_chart_svg,
+    case_count_aggregates,
     duration_labels,
     durations_chart_svg,
+    figures_from_counts,
     format_percent,
     hbar_chart_svg,
     month_labels,
+    period_months,
     period_report_figures,
     refusals_chart_svg,
 )
@@ -123,16 +150,23 @@ def year_period(body: MediationBody, year: int) -> Period:
 # --- Breaches --------------------------------------------------------------------------------------
 
 
-def breaches_of(body: MediationBody, *, now: datetime) -> QuerySet[Deadline]:
+def breaches_of(body: MediationBody, *, now: datetime, few: bool = False) -> QuerySet[Deadline]:
     """The breaches of duties on `body`'s cases (see the module docstring): closed late, or pending
-    past their due date. Deadlines carry the case reference, not the body: two subqueries find them."""
+    past their due date. Deadlines carry the case reference, not the body: two subqueries find them.
+
+    `few=True` when the query narrows the deadlines to a few (by an index: those not swept yet, one
+    day's): each deadline's case is then looked up by its reference (EXISTS, row by row), instead of a
+    set of all the body's case references built first (a scan of the body's cases: a million a year)."""
     cases = MediationCase.objects.filter(mediation_body=body)
+    if few:
+        own = Exists(cases.filter(reference=OuterRef("case_reference")))
+        own_complaint = Exists(cases.filter(complaint__reference=OuterRef("case_reference")))
+    else:
+        own = Q(case_reference__in=cases.values("reference"))
+        own_complaint = Q(case_reference__in=cases.values("complaint__reference"))
     return Deadline.objects.filter(
-        Q(
-            kind__in=[DeadlineKind.ADMISSIBILITY, DeadlineKind.OUTCOME],
-            case_reference__in=cases.values("reference"),
-        )
-        | Q(kind=DeadlineKind.MERCHANT_RESPONSE, case_reference__in=cases.values("complaint__reference")),
+        Q(own, kind__in=[DeadlineKind.ADMISSIBILITY, DeadlineKind.OUTCOME])
+        | Q(own_complaint, kind=DeadlineKind.MERCHANT_RESPONSE),
         Q(status=DeadlineStatus.BREACHED) | Q(status=DeadlineStatus.PENDING, due_at__lt=now),
     )
 
@@ -193,7 +227,61 @@ def days_late(due_at: datetime, ended_at: datetime | None, *, now: datetime, tz:
 
 
 def dashboard_figures(*, body: MediationBody, period: Period, now: datetime) -> dict:
-    """Plain numbers for the dashboard (see the module docstring). Five queries."""
+    """Plain numbers for the dashboard (see the module docstring), read from the day buckets kept by
+    `case_figures` (three queries, whatever the number of cases): the period's days, the days with
+    breaches still open, and the breaches not recorded yet (pending past their due date, counted live
+    through the sweep's partial index). Equal to `dashboard_figures_recount` once the buckets are
+    refreshed."""
+    tz = ZoneInfo(body.time_zone)
+    months = period_months(period.start, period.end, tz)
+    index = {(month.year, month.month): position for position, month in enumerate(months)}
+    counts = dict.fromkeys(case_count_aggregates(tz), 0)
+    by_month = [0] * len(months)
+    by_state_month = {str(state): [0] * len(months) for state in STATES}
+    by_kind_month = {kind: [0] * len(months) for kind in BREACH_KINDS}
+    for day, cases, breached in CaseFiguresDay.objects.filter(
+        mediation_body=body, day__gte=period.first_day, day__lte=period.last_day
+    ).values_list("day", "cases", "breached"):
+        position = index[(day.year, day.month)]
+        for key, value in cases.items():
+            counts[key] += value
+        by_month[position] += cases.get("received", 0)
+        for state in by_state_month:
+            by_state_month[state][position] += cases.get(f"state:{state}", 0)
+        for kind, value in breached.items():
+            by_kind_month[kind][position] += value
+    # Breaches still open today, whatever the period: their duty has not ended.
+    open_by_kind = dict.fromkeys(BREACH_KINDS, 0)
+    for still_open in CaseFiguresDay.objects.filter(mediation_body=body, open_total__gt=0).values_list(
+        "open_breaches", flat=True
+    ):
+        for kind, value in still_open.items():
+            open_by_kind[kind] += value
+    # Not recorded yet (the sweep has not run): no write marks them, time alone made them breaches.
+    for kind, due_at in (
+        breaches_of(body, now=now, few=True)
+        .filter(status=DeadlineStatus.PENDING)
+        .values_list("kind", "due_at")
+    ):
+        open_by_kind[kind] += 1
+        if period.start <= due_at < period.end:
+            local = due_at.astimezone(tz)
+            by_kind_month[kind][index[(local.year, local.month)]] += 1
+    figures = figures_from_counts(
+        body=body, start=period.start, end=period.end, row=counts, by_month=by_month
+    )
+    return _dashboard_figures(figures, period, by_state_month, by_kind_month, open_by_kind)
+
+
+def figures_as_of(body: MediationBody) -> datetime | None:
+    """The moment up to which the dashboard's figures are exact: the oldest change not counted yet
+    (the worker counts it within a minute or so); None when every change is counted."""
+    return CaseFiguresChange.objects.filter(mediation_body=body).aggregate(oldest=Min("created_at"))["oldest"]
+
+
+def dashboard_figures_recount(*, body: MediationBody, period: Period, now: datetime) -> dict:
+    """`dashboard_figures` recounted over the period's cases and deadlines (five queries, each
+    scanning the period): the reference the day buckets are tested and benchmarked against."""
     tz = ZoneInfo(body.time_zone)
     figures = period_report_figures(body=body, start=period.start, end=period.end)  # two queries
     months = [date.fromisoformat(month) for month in figures["months"]]
@@ -230,10 +318,16 @@ def dashboard_figures(*, body: MediationBody, period: Period, now: datetime) -> 
     # Breaches still open today, whatever the period: their duty has not ended.
     still_open = Q(ended_at__isnull=True)
     counts = annotate_breaches(breaches).aggregate(
-        open_total=Count("pk", filter=still_open),
         **{f"open:{kind}": Count("pk", filter=still_open & Q(kind=kind)) for kind in BREACH_KINDS},
     )
 
+    open_by_kind = {kind: counts[f"open:{kind}"] for kind in BREACH_KINDS}
+    return _dashboard_figures(figures, period, by_state_month, by_kind_month, open_by_kind)
+
+
+def _dashboard_figures(
+    figures: dict, period: Period, by_state_month: dict, by_kind_month: dict, open_by_kind: dict
+) -> dict:
     by_state = {state: sum(counts_) for state, counts_ in by_state_month.items()}
     compliance = figures["compliance"]
     return {
@@ -253,8 +347,8 @@ def dashboard_figures(*, body: MediationBody, period: Period, now: datetime) -> 
             "by_kind_month": by_kind_month,
             "by_kind": {kind: sum(values) for kind, values in by_kind_month.items()},
             "total": sum(sum(values) for values in by_kind_month.values()),
-            "open": counts["open_total"],
-            "open_by_kind": {kind: counts[f"open:{kind}"] for kind in BREACH_KINDS},
+            "open": sum(open_by_kind.values()),
+            "open_by_kind": open_by_kind,
         },
     }
 

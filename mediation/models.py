@@ -170,7 +170,11 @@ class MediationCase(FSMModelMixin, models.Model):
         verbose_name = _("mediation case")
         verbose_name_plural = _("mediation cases")
         ordering = ["-referred_at"]
-        indexes = [models.Index(fields=["mediation_body", "state"], name="case_body_state")]
+        indexes = [
+            models.Index(fields=["mediation_body", "state"], name="case_body_state"),
+            # The dashboard's day buckets recount the cases referred on given days (case_figures).
+            models.Index(fields=["mediation_body", "referred_at"], name="case_body_referred"),
+        ]
         constraints = [
             # D11: a refused case carries exactly one reason code, and only a refused case has one.
             models.CheckConstraint(
@@ -459,3 +463,49 @@ class CaseMessage(models.Model):
 
     def __str__(self):
         return f"{self.case} {self.get_audience_display()} {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+# --- The compliance dashboard's aggregate (issue 14; mediation/case_figures.py) --------------------
+
+
+class CaseFiguresChange(models.Model):
+    """A case whose figures may have changed: written by every audited case service, in its own
+    transaction (`services._audit`); consumed, and its buckets recounted, by `case_figures_refresh`.
+    Appended, never updated: concurrent services never wait on each other for it."""
+
+    id = models.BigAutoField(primary_key=True)
+    case_pk = models.BigIntegerField()
+    mediation_body = models.ForeignKey(MediationBody, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["mediation_body", "created_at"], name="figures_change_body")]
+
+    def __str__(self):
+        return f"case {self.case_pk} changed at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class CaseFiguresDay(models.Model):
+    """Per mediation body and local day (D38), what the dashboard counts: the cases referred that day
+    (`reports.case_count_aggregates`, as ints) and the recorded breaches due that day, by deadline kind,
+    with those still open. Written only by `case_figures.case_figures_refresh` / `case_figures_rebuild`."""
+
+    mediation_body = models.ForeignKey(MediationBody, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    cases = models.JSONField(default=dict)
+    breached = models.JSONField(default=dict)  # {deadline kind: breaches due that day}
+    open_breaches = models.JSONField(default=dict)  # {deadline kind: those whose duty has not ended}
+    open_total = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["mediation_body", "day"], name="figures_day_unique")]
+        indexes = [
+            # Today's open breaches, whatever the period: only the days that still have some.
+            models.Index(
+                fields=["mediation_body"], condition=Q(open_total__gt=0), name="figures_day_open_breaches"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.mediation_body_id} {self.day:%Y-%m-%d}"

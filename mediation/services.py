@@ -31,6 +31,7 @@ from odr.references.services import reference_next
 from odr.webhooks.services import webhooks_emit
 
 from . import notices
+from .case_figures import case_figures_changed
 from .models import (
     ACTIVE_CASE_STATES,
     AGREEMENT_NOTE,
@@ -81,7 +82,10 @@ def _tz(case: MediationCase) -> str:
 
 
 def _audit(case: MediationCase, kind: str, *, actor=None, role: str = SYSTEM, **payload) -> None:
+    """Every change to a case is audited here; the same place tells the dashboard's aggregate that the
+    case's figures may have changed (mediation/case_figures.py), in the service's transaction."""
     audit_record(stream=case.reference, kind=kind, actor=actor, actor_role=role, payload=payload)
+    case_figures_changed(case)
 
 
 def _side_of(user, case: MediationCase) -> str:

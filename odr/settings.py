@@ -334,6 +334,8 @@ CELERY_BEAT_SCHEDULE = {
     "render-pending-documents": {"task": "odr.documents.render_pending", "schedule": 60.0},
     # D34: the day's signed checkpoint of the audit chains' heads (after midnight, when it is quiet).
     "audit-checkpoint": {"task": "odr.audit.checkpoint", "schedule": crontab(hour=0, minute=30)},
+    # The compliance dashboard's day buckets (mediation/case_figures.py): "figures as of" one minute.
+    "refresh-case-figures": {"task": "mediation.refresh_case_figures", "schedule": 60.0},
 }
 # At most this many chain heads per signed checkpoint (~100 bytes each): a busy day, or the first
 # run on years of data, makes several checkpoints in a row rather than one huge file.

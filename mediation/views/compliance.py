@@ -45,6 +45,7 @@ from ..dashboard import (
     dashboard_tables,
     date_range_period,
     days_late,
+    figures_as_of,
     year_period,
 )
 from ..models import CaseState, MediationCase
@@ -184,7 +185,7 @@ def dashboard(request, slug):
     now = clock.now()
     today = local_date(now, ZoneInfo(body.time_zone))
     period, error = _period(body, request.GET, today)
-    figures = dashboard_figures(body=body, period=period, now=now)
+    figures = dashboard_figures(body=body, period=period, now=now)  # from the day buckets
     return render(
         request,
         "compliance/dashboard.html",
@@ -194,6 +195,7 @@ def dashboard(request, slug):
             "figures": figures,
             "charts": dashboard_charts(figures),
             "tables": dashboard_tables(figures),
+            "as_of": figures_as_of(body),
             "years": sorted({*range(today.year, today.year - 6, -1), period.first_day.year}, reverse=True),
             "error": error,
             "section": "dashboard",

@@ -31,6 +31,7 @@ from django.core.files.base import ContentFile
 
 from complaints.evidence import evidence_add
 from complaints.services import complaint_answer
+from mediation.case_figures import case_figures_refresh
 from mediation.models import (
     Audience,
     CaseMessage,
@@ -274,6 +275,7 @@ def test_mediator_admits_proposes_both_accept_consumer_downloads_record_complian
 
     # 7. The compliance officer finds the case on the dashboard and in the cases list, opens its audit
     #    page (both chains verified, D34) and exports the audit trail as PDF (D37).
+    case_figures_refresh()  # the worker's run (every minute): the dashboard reads its day buckets
     _log_in(page, referred["officer"].email, PASSWORD)
     page.wait_for_url(f"**/compliance/{slug}/")
     assert page.locator('[data-figure="received"]').inner_text().strip() == "1"
