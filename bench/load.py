@@ -325,12 +325,12 @@ async def run_rate(base: str, data: dict, rate: float, duration: float) -> dict:
             tasks.append(asyncio.create_task(fire(scheduled, path, headers)))
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - loop_start
-    latencies.sort()
+    # Percentiles over every request sent: a timeout or an error counts as infinitely slow, so that a
+    # server that answers only a few requests cannot show a good p95.
+    ranked = sorted(latencies) + [math.inf] * (errors + timeouts)
 
     def pct(p):
-        return (
-            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
-        )
+        return ranked[min(len(ranked) - 1, int(p * len(ranked)))] * 1000 if ranked else math.nan
 
     return {
         "rate": rate,
@@ -347,11 +347,15 @@ async def run_rate(base: str, data: dict, rate: float, duration: float) -> dict:
     }
 
 
+def ms(value: float) -> str:
+    return f"{value:>8.1f}" if math.isfinite(value) else "  failed"
+
+
 def report(result: dict) -> None:
     print(
         f"| {result['rate']:>5.0f} | {result['sent']:>5} | {result['answered']:>5} | "
-        f"{result['errors']:>4} / {result['timeouts']:<4} | {result['p50']:>8.1f} | {result['p95']:>8.1f} | "
-        f"{result['p99']:>8.1f} | {result['throughput']:>6.1f} | {result['load']} |",
+        f"{result['errors']:>4} / {result['timeouts']:<4} | {ms(result['p50'])} | {ms(result['p95'])} | "
+        f"{ms(result['p99'])} | {result['throughput']:>6.1f} | {result['load']} |",
         flush=True,
     )
     odd = {k: v for k, v in result["statuses"].items() if k != 200}
@@ -417,6 +421,8 @@ def cpu_per_page(base: str, data: dict, workers: list[int], db_backends, samples
 
 
 def main() -> None:
+    import urllib.request
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per fixed rate")
@@ -515,8 +521,13 @@ def main() -> None:
                 ).fetchall()
             return [row[0] for row in rows]
 
-        # Warm up every page once per worker (imports, templates, connections).
-        asyncio.run(run_rate(base, data, 20, 3))
+        # Warm up: every page a few times, one at a time (imports, templates, connections).
+        warm = Requests(base, data, seed=3)
+        for kind in data["pages"]:
+            for _ in range(4):
+                _k, path, headers = warm.one(kind)
+                request = urllib.request.Request(base + path, headers=headers)
+                urllib.request.urlopen(request, timeout=60).read()
 
         mix = {kind: weight for kind, weight in MIX if kind in data["pages"]}
         print(f"\nOpen loop, {args.duration:.0f} s per rate, mix {mix} (weights), timeout {TIMEOUT:.0f} s")
