@@ -33,6 +33,7 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -231,6 +232,51 @@ def start_gunicorn(env: dict, port: int, log_path: Path) -> subprocess.Popen:
     sys.exit("gunicorn did not start within 60 s")
 
 
+class Server:
+    """gunicorn on a free port, restartable (a fresh start after an overloaded step)."""
+
+    def __init__(self, env: dict, log_path: Path, data: dict):
+        self.env, self.log_path, self.data = env, log_path, data
+        self.process = None
+        self.base = ""
+
+    def start(self) -> None:
+        import urllib.request
+
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = start_gunicorn(self.env, port, self.log_path)
+        time.sleep(1)
+        # Warm up: every page a few times, one at a time (imports, templates, connections).
+        warm = Requests(self.base, self.data, seed=3)
+        for kind in sorted(self.data["pages"]):
+            for _ in range(4):
+                _k, path, headers = warm.one(kind)
+                request = urllib.request.Request(self.base + path, headers=headers)
+                urllib.request.urlopen(request, timeout=60).read()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # quick shutdown: abandon the backlog
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                for pid in children(self.process.pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                self.process.kill()
+                self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        print(f"  (gunicorn restarted: {load()})", flush=True)
+        self.start()
+
+
+def passed(result: dict) -> bool:
+    return result["p95"] < TARGET_P95_MS and result["errors"] + result["timeouts"] == 0
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -363,22 +409,6 @@ def report(result: dict) -> None:
         print(f"  non-200 statuses: {odd}", flush=True)
 
 
-def drain(base: str) -> None:
-    """Before the next step: wait (≤ 60 s) until the server has worked through a backlog that timed-out
-    requests may have left, i.e. the home page answers in under 100 ms again."""
-    import urllib.request
-
-    deadline = time.monotonic() + 60
-    time.sleep(1)
-    while time.monotonic() < deadline:
-        started = time.perf_counter()
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(base + "/", timeout=TIMEOUT).read()
-        if time.perf_counter() - started < 0.1:
-            return
-        time.sleep(1)
-
-
 # --- 5. CPU per page ------------------------------------------------------------------------------
 
 
@@ -421,8 +451,6 @@ def cpu_per_page(base: str, data: dict, workers: list[int], db_backends, samples
 
 
 def main() -> None:
-    import urllib.request
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per fixed rate")
@@ -499,52 +527,41 @@ def main() -> None:
 
     connections.close_all()
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     print(
         f"gunicorn -c gunicorn.conf.py: {args.workers} workers, {args.worker_class}"
         + (f" × {args.threads} threads" if args.worker_class == "gthread" else "")
-        + f", DEBUG off, on {base}; access log in {scratch / 'gunicorn.log'}",
+        + f", DEBUG off; access log in {scratch / 'gunicorn.log'}",
         flush=True,
     )
-    server = start_gunicorn(env, port, scratch / "gunicorn.log")
+
+    def db_backends() -> list[int]:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB_NAME]
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    server = Server(env, scratch / "gunicorn.log", data)
     try:
-        time.sleep(2)
-        workers = children(server.pid)
-        print(f"gunicorn master {server.pid}, workers {workers}")
-
-        def db_backends() -> list[int]:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                rows = conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                    [DB_NAME],
-                ).fetchall()
-            return [row[0] for row in rows]
-
-        # Warm up: every page a few times, one at a time (imports, templates, connections).
-        warm = Requests(base, data, seed=3)
-        for kind in data["pages"]:
-            for _ in range(4):
-                _k, path, headers = warm.one(kind)
-                request = urllib.request.Request(base + path, headers=headers)
-                urllib.request.urlopen(request, timeout=60).read()
-
+        server.start()
         mix = {kind: weight for kind, weight in MIX if kind in data["pages"]}
         print(f"\nOpen loop, {args.duration:.0f} s per rate, mix {mix} (weights), timeout {TIMEOUT:.0f} s")
         print("|  rate |  sent | answ. | err / timeout |  p50 ms |  p95 ms |  p99 ms | req/s | load |")
         print("|---|---|---|---|---|---|---|---|---|")
-        results = []
-        for rate in [float(r) for r in args.rates.split(",")]:
-            result = asyncio.run(run_rate(base, data, rate, args.duration))
-            report(result)
-            results.append(result)
-            drain(base)
 
-        below = [r["rate"] for r in results if r["p95"] < TARGET_P95_MS and r["errors"] + r["timeouts"] == 0]
-        above = [
-            r["rate"] for r in results if not (r["p95"] < TARGET_P95_MS and r["errors"] + r["timeouts"] == 0)
-        ]
-        low = max(below, default=5.0)
+        def step(rate: float, duration: float) -> dict:
+            result = asyncio.run(run_rate(server.base, data, rate, duration))
+            report(result)
+            if not passed(result):
+                # An overloaded server keeps working through requests whose clients gave up: start
+                # afresh so that the next step does not inherit that backlog.
+                server.restart()
+            return result
+
+        results = [step(float(rate), args.duration) for rate in args.rates.split(",")]
+        below = [r["rate"] for r in results if passed(r)]
+        above = [r["rate"] for r in results if not passed(r)]
+        low = max(below, default=0.0)
         high = min([r for r in above if r > low], default=None)
         print(
             f"\nWhere p95 crosses {TARGET_P95_MS:.0f} ms (bisection, {args.bisect_duration:.0f} s per step):"
@@ -554,21 +571,17 @@ def main() -> None:
         else:
             for _ in range(args.bisect_steps):
                 rate = round((low + high) / 2)
-                if rate in (low, high):
+                if rate in (low, high) or rate < 1:
                     break
-                result = asyncio.run(run_rate(base, data, rate, args.bisect_duration))
-                report(result)
-                if result["p95"] < TARGET_P95_MS and result["errors"] + result["timeouts"] == 0:
+                if passed(step(rate, args.bisect_duration)):
                     low = rate
                 else:
                     high = rate
-                drain(base)
-            print(f"p95 crosses {TARGET_P95_MS:.0f} ms between {low:.0f} and {high:.0f} req/s")
+            print(f"p95 < {TARGET_P95_MS:.0f} ms at {low:.0f} req/s, not at {high:.0f} req/s")
 
-        cpu_per_page(base, data, children(server.pid), db_backends, args.cpu_samples)
+        cpu_per_page(server.base, data, children(server.process.pid), db_backends, args.cpu_samples)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        server.stop()
         shutil.rmtree(scratch / "static", ignore_errors=True)
     print(f"\ndone — {load()}")
 
