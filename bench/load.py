@@ -582,7 +582,8 @@ def main() -> None:
         cpu_per_page(server.base, data, children(server.process.pid), db_backends, args.cpu_samples)
     finally:
         server.stop()
-        shutil.rmtree(scratch / "static", ignore_errors=True)
+        for folder in ("static", "broker", "media"):  # the access log stays, for a look afterwards
+            shutil.rmtree(scratch / folder, ignore_errors=True)
     print(f"\ndone — {load()}")
 
 
