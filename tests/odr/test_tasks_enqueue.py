@@ -1,6 +1,7 @@
 """Publishing from a request never waits on the broker (odr/tasks_enqueue.py): one short attempt, then
 a pause. No server needed: the broker is a Redis URL on a port where nothing listens."""
 
+import logging
 import socket
 import time
 
@@ -26,6 +27,9 @@ def _closed_breaker():
 
 def test_a_dead_broker_fails_fast_then_is_skipped_until_the_pause_ends(settings, monkeypatch, caplog):
     settings.ODR_BROKER_BREAKER_SECONDS = 30
+    # A Celery worker started in this process by an earlier test reconfigures logging.
+    monkeypatch.setattr(logging.getLogger("odr.tasks_enqueue"), "disabled", False)
+    caplog.set_level(logging.WARNING, logger="odr.tasks_enqueue")
     attempts = []
     real = deliver_outbox_message.apply_async
     monkeypatch.setattr(
