@@ -110,6 +110,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+# Persistent connections: a new PostgreSQL connection per request cost ~15 ms (issue 14). Health
+# checks make a connection that died while idle (server restart, failover) be replaced at the start of
+# the next request instead of failing it. SQLite opens a file, not a network connection: nothing to save,
+# and the demo's three processes are better off not holding it open. Celery tasks close connections older
+# than this, or broken, before and after each task (Celery's Django fixup), like requests do.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int(
+    "CONN_MAX_AGE", default=0 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 600
+)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -313,6 +322,11 @@ if not REDIS_URL:
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing from a request never waits on the broker (odr/tasks_enqueue.py): one attempt with this
+# connect/socket timeout, then the row is left for the periodic pick-up, and this process stops trying
+# for ODR_BROKER_BREAKER_SECONDS. The worker's consuming connection keeps Celery's own retries.
+ODR_BROKER_PUBLISH_TIMEOUT_SECONDS = env.float("ODR_BROKER_PUBLISH_TIMEOUT_SECONDS", default=1.0)
+ODR_BROKER_BREAKER_SECONDS = env.float("ODR_BROKER_BREAKER_SECONDS", default=30.0)
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -94,14 +94,13 @@ def document_request(
 
 
 def _enqueue(document_id: int) -> None:
+    """After commit, never waiting on the broker (odr/tasks_enqueue.py); if it is down, the periodic
+    pick-up (`render_pending_documents`) renders the document."""
+    from odr.tasks_enqueue import enqueue_task
+
     from .tasks import render_document
 
-    try:
-        render_document.apply_async((document_id,), retry=False)
-    except Exception:
-        log.warning(
-            "broker unavailable: document %s left for the periodic pick-up", document_id, exc_info=True
-        )
+    enqueue_task(render_document, document_id, what=f"document {document_id}")
 
 
 def document_render(document_id: int) -> GeneratedDocument | None:

@@ -115,13 +115,10 @@ def outbox_resend(*, message: OutboxMessage) -> OutboxMessage:
 
 
 def enqueue(message_id: int) -> None:
-    """Hand a row to the broker. If the broker is down, log and move on: the row stays pending and
-    the periodic relay (`outbox_relay_pending`) delivers it once the broker is back."""
+    """Hand a row to the broker, after commit, never waiting on it (odr/tasks_enqueue.py). If the
+    broker is down the row stays pending and the periodic relay (`outbox_relay_pending`) delivers it."""
+    from odr.tasks_enqueue import enqueue_task
+
     from .tasks import deliver_outbox_message
 
-    try:
-        deliver_outbox_message.apply_async((message_id,), retry=False)
-    except Exception:
-        log.warning(
-            "broker unavailable: outbox message %s left for the periodic relay", message_id, exc_info=True
-        )
+    enqueue_task(deliver_outbox_message, message_id, what=f"outbox message {message_id}")

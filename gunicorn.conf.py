@@ -1,0 +1,59 @@
+"""gunicorn's settings for the web tier: `gunicorn -c gunicorn.conf.py odr.wsgi` (see README, Production).
+
+Every value can be changed from the environment (GUNICORN_*). Measured on 2 cores with PostgreSQL in
+bench/load.py; the figures are in docs/performance.md.
+"""
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+wsgi_app = "odr.wsgi:application"
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+
+# One process per core (the page work is CPU-bound Python: threads do not add CPU), and a few threads
+# each so that a request waiting on PostgreSQL or the disk does not leave the core idle, and a slow
+# client does not take a whole process. gthread also keeps HTTP keep-alive connections, which sync
+# workers close after each response, and a slow page (800 ms) does not hold up the fast ones queued
+# behind it. Measured (docs/performance.md): about equal to sync at 20 req/s, a better p95 at 40
+# (124 ms against 159–249 ms), on the same data.
+workers = _int("GUNICORN_WORKERS", 2)
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = _int("GUNICORN_THREADS", 4)
+# Each thread holds its own persistent database connection (CONN_MAX_AGE): the PostgreSQL server must
+# allow workers × threads connections per web host, plus the Celery workers'.
+
+# A request that runs past `timeout` is a bug or a hung dependency: the worker is killed and replaced.
+# Requests never wait on the broker (odr/tasks_enqueue.py); a PDF is rendered by the worker, not here.
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)  # requests in flight finish on a restart
+keepalive = _int("GUNICORN_KEEPALIVE", 5)  # behind a proxy that keeps connections open (nginx: 60 s)
+
+# Replace each worker after about this many requests (jitter: not all at once), which bounds any
+# slow memory growth (caches, fragmentation) without anyone noticing a restart.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 5000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 500)
+
+# Not preloaded: each worker imports Django itself, so `kill -HUP` (and max_requests) reload new code,
+# and no database or broker connection opened at import time can be shared across a fork. The cost is
+# a second or two of start-up per worker and no copy-on-write sharing (~60 MB per worker).
+preload_app = False
+
+# Access log on stdout, one line per request, key=value (logfmt): parseable by any log collector.
+# Client addresses only as gunicorn sees them (behind a proxy, its own); no query strings (they may
+# hold personal data, e.g. a search), no user agent or referrer.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+access_log_format = (
+    'remote=%(h)s method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s duration_us=%(D)s pid=%(p)s'
+)
+
+# gunicorn ≥ 23 opens a control socket in ~/.gunicorn by default: two instances on one host (a bench
+# beside a running site) would fight over it, and nothing here uses it.
+control_socket_disable = True
+# The heartbeat file in memory, not on a disk that may block (Docker's overlay, a slow volume).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
