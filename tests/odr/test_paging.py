@@ -105,3 +105,18 @@ def test_values_rows_page_too(people):
     page = keyset_page(rows, order=("pk",), request=get("/people/"), size=10)
     second = keyset_page(rows, order=("pk",), request=get("/people/" + page.next_url), size=10)
     assert [r["pk"] for r in second] == sorted(people.values_list("pk", flat=True))[10:20]
+
+
+def test_a_conversation_paged_latest_first_reads_oldest_first_within_each_page(people):
+    """`reversed()`: the first page holds the latest rows, shown oldest first; "next" leads to the
+    earlier ones and "previous" back to the later ones, the links unchanged by the reversal."""
+    order = ("-date_joined", "-pk")
+    chronological = list(people.order_by("date_joined", "pk").values_list("pk", flat=True))
+    first = keyset_page(people, order=order, request=get("/people/"), size=10)
+    shown = first.reversed()
+    assert [p.pk for p in shown] == chronological[-10:]
+    assert (shown.next_url, shown.previous_url) == (first.next_url, "")
+    earlier = keyset_page(people, order=order, request=get("/people/" + shown.next_url), size=10).reversed()
+    assert [p.pk for p in earlier] == chronological[-20:-10]
+    later = keyset_page(people, order=order, request=get("/people/" + earlier.previous_url), size=10)
+    assert [p.pk for p in later.reversed()] == chronological[-10:]
