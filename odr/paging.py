@@ -103,6 +103,12 @@ def _encode(values: list) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
+def cursor_after(values: Sequence) -> str:
+    """A cursor for the rows after `values` (the order fields' values, which no row need hold): a link
+    to the page that starts at a given row, e.g. `?after=` + cursor_after([stream, seq - 1])."""
+    return _encode(list(values))
+
+
 def _decode(cursor: str, queryset: QuerySet, names: Sequence[str]) -> list | None:
     """The order fields' values from a cursor, typed by the model's fields; None if unreadable."""
     try:

@@ -34,7 +34,7 @@ from odr.audit.services import audit_verify
 from odr.deadlines.calendar import local_date
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.documents.services import document_request
-from odr.paging import keyset_page
+from odr.paging import cursor_after, keyset_page
 
 from ..dashboard import (
     BREACH_KINDS,
@@ -341,9 +341,12 @@ def case_audit(request, slug, reference):
     )
     _with_role_labels(events)
     context["events"] = events
-    context["broken"] = {
-        chain["verification"].broken_event.pk for chain in context["chains"] if not chain["verification"].ok
-    }
+    context["broken"] = set()
+    for chain in context["chains"]:
+        if broken := chain["verification"].broken_event:
+            context["broken"].add(broken.pk)
+            # The page of the table that starts at the first broken event, whichever page is shown.
+            chain["broken_url"] = f"?after={cursor_after([broken.stream, broken.seq - 1])}#events"
     return render(request, "compliance/audit.html", context)
 
 

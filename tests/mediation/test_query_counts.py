@@ -276,3 +276,22 @@ def test_the_audit_page_shows_every_event_of_both_chains_once_in_chain_order(peo
     assert large.complaint.reference < large.reference  # the complaint's chain first
     assert len(pages) > 2 and all(len(rows) <= AUDIT_EVENTS_PAGE_SIZE for rows in pages)
     assert [event for rows in pages for event in rows] == expected
+
+
+def test_a_broken_chain_links_to_the_page_of_its_first_broken_event(people, large, body):
+    """D34: the table is paged, so the verdict links to the page that starts at the broken event."""
+    from tests.odr.audit.test_chain import tamper
+
+    late = AuditEvent.objects.filter(stream=large.reference).order_by("-seq")[3]
+    tamper("UPDATE audit_auditevent SET payload = %s WHERE id = %s", ['{"body": "autre"}', late.pk])
+    client = logged_in(people["compliance_officer"])
+    url = url_of("compliance:audit", large, body)
+    first = get(client, url)
+    assert f'data-verdict="{large.reference}:broken:{late.seq}"' in first
+    assert "first broken event</strong>" not in first  # far down the trail: not on the first page
+
+    found = re.search(r'<a href="([^"]+)">Show the first broken event</a>', first)
+    shown = section(get(client, url + unescape(found.group(1)).split("#")[0]), "events")
+
+    assert re.findall(r'title="([0-9a-f]{64})"', shown)[0] == late.hash
+    assert shown.count("first broken event</strong>") == 1
