@@ -290,7 +290,7 @@ def test_a_broken_chain_links_to_the_page_of_its_first_broken_event(people, larg
     assert f'data-verdict="{large.reference}:broken:{late.seq}"' in first
     assert "first broken event</strong>" not in first  # far down the trail: not on the first page
 
-    found = re.search(r'<a href="([^"]+)">Show the first broken event</a>', first)
+    found = re.search(r'<a href="([^"]+)">Go to the event where the chain breaks</a>', first)
     shown = section(get(client, url + unescape(found.group(1)).split("#")[0]), "events")
 
     assert re.findall(r'title="([0-9a-f]{64})"', shown)[0] == late.hash
