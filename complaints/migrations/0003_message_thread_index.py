@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('complaints', '0002_evidence_drafts_invitations'),
+        ("complaints", "0002_evidence_drafts_invitations"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['complaint', 'sent_at', 'id'], name='complaint_message_thread'),
+            model_name="message",
+            index=models.Index(fields=["complaint", "sent_at", "id"], name="complaint_message_thread"),
         ),
     ]

@@ -5,16 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('complaints', '0003_message_thread_index'),
-        ('mediation', '0002_case_message_about'),
+        ("mediation", "0002_case_message_about"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='casemessage',
-            index=models.Index(fields=['case', 'sent_at', 'id'], name='case_message_thread'),
+            model_name="casemessage",
+            index=models.Index(fields=["case", "sent_at", "id"], name="case_message_thread"),
         ),
     ]
