@@ -221,6 +221,8 @@ class Message(models.Model):
         verbose_name = _("message")
         verbose_name_plural = _("messages")
         ordering = ["sent_at", "pk"]
+        # The complaint page reads the thread a page at a time, the latest first (keyset).
+        indexes = [models.Index(fields=["complaint", "sent_at", "id"], name="complaint_message_thread")]
 
     def __str__(self):
         return f"{self.complaint} {self.sent_at:%Y-%m-%d %H:%M}"

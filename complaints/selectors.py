@@ -7,14 +7,15 @@ complaints, messages, offers or events (pinned in tests/complaints/test_query_co
 
 from datetime import timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from odr import clock
 from odr.accounts.models import MERCHANT_ROLES
 from odr.audit.models import AuditEvent
-from odr.consent.models import ConsentRecord
+from odr.consent.selectors import consents_with_receipts
 from odr.documents.models import GeneratedDocument
+from odr.paging import keyset_page
 
 from .models import Complaint, ComplaintState, Evidence, Message, Offer
 from .timeline import event_label
@@ -94,25 +95,46 @@ def merchant_dashboard(user) -> dict:
     }
 
 
-def complaint_page(complaint: Complaint) -> dict:
-    """Everything the complaint page shows, in a fixed number of queries."""
-    events = list(
-        AuditEvent.objects.filter(stream=complaint.reference).select_related("actor").order_by("seq")
-    )
+# What grows on a complaint page is paged, newest first: the thread and the timeline.
+MESSAGES_PAGE_SIZE = 50
+EVENTS_PAGE_SIZE = 50
+
+
+def complaint_page(complaint: Complaint, *, request=None, with_consents: bool = True) -> dict:
+    """Everything the complaint page shows, in a fixed number of queries whatever the complaint's size.
+
+    The thread and the timeline are keyset pages, the latest first (`?msg_after=…`, `?events_after=…`
+    lead to earlier ones), each shown oldest first. The consumer's consents (with their receipts, one
+    query) only when the reader is the consumer (`with_consents`).
+    """
+    events = keyset_page(
+        AuditEvent.objects.filter(stream=complaint.reference).select_related("actor"),
+        order=("-seq",),  # unique within a stream
+        request=request,
+        size=EVENTS_PAGE_SIZE,
+        prefix="events_",
+        anchor="timeline",
+    ).reversed()
     for event in events:
         event.label = event_label(event.kind)
+    thread = keyset_page(
+        Message.objects.filter(complaint=complaint).select_related("author"),
+        order=("-sent_at", "-pk"),
+        request=request,
+        size=MESSAGES_PAGE_SIZE,
+        prefix="msg_",
+        anchor="messages",
+    ).reversed()
     return {
         "events": events,
         # Not "messages": that name is Django's flash messages in every template.
-        "thread": list(Message.objects.filter(complaint=complaint).select_related("author")),
+        "thread": thread,
         "offers": list(Offer.objects.filter(complaint=complaint).select_related("made_by")),
         "evidence": list(Evidence.objects.filter(complaint=complaint).select_related("uploaded_by")),
         "documents": list(GeneratedDocument.objects.filter(subject_reference=complaint.reference)),
-        "consents": list(
-            ConsentRecord.objects.filter(case_reference=complaint.reference, person=complaint.consumer)
-            .prefetch_related(Prefetch("receipts"))
-            .order_by("given_at", "pk")
-        ),
+        "consents": consents_with_receipts(case_reference=complaint.reference, person=complaint.consumer)
+        if with_consents
+        else [],
     }
 
 

@@ -459,7 +459,11 @@ class CaseMessage(models.Model):
         ordering = ["sent_at", "pk"]
         verbose_name = _("mediation message")
         verbose_name_plural = _("mediation messages")
-        indexes = [models.Index(fields=["case", "audience"], name="case_message_audience")]
+        indexes = [
+            models.Index(fields=["case", "audience"], name="case_message_audience"),
+            # The case pages read the conversation a page at a time, the latest first (keyset).
+            models.Index(fields=["case", "sent_at", "id"], name="case_message_thread"),
+        ]
 
     def __str__(self):
         return f"{self.case} {self.get_audience_display()} {self.sent_at:%Y-%m-%d %H:%M}"

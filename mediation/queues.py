@@ -11,7 +11,7 @@ tests/mediation/test_mediator_views.py): the workspace is one query for all its 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from complaints.models import Evidence, PartySide
@@ -19,7 +19,9 @@ from odr import clock
 from odr.accounts.models import Role, User
 from odr.audit.models import AuditEvent
 from odr.deadlines.calendar import days_left
+from odr.paging import keyset_page
 
+from .case_facts import case_proposals, case_records
 from .documents import EVENT_LABELS
 from .models import (
     ACTIVE_CASE_STATES,
@@ -226,21 +228,29 @@ def colleagues_of(case: MediationCase, user) -> QuerySet[User]:
     )
 
 
-def mediator_case_page(user, case: MediationCase, *, now: datetime | None = None) -> dict:
-    """Everything the mediator's case page shows, in a fixed number of queries."""
+# What grows on a case page is paged, newest first: the messages and the timeline.
+MESSAGES_PAGE_SIZE = 50
+EVENTS_PAGE_SIZE = 50
+
+
+def mediator_case_page(user, case: MediationCase, *, request=None, now: datetime | None = None) -> dict:
+    """Everything the mediator's case page shows, in a fixed number of queries whatever the case's size.
+
+    The messages (every channel: the mediator reads them all, D20) and the timeline of both chains
+    are keyset pages, the latest first, each shown oldest first (`?msg_after=…`, `?events_after=…`).
+    """
     now = now or clock.now()
-    proposals = list(
-        case.proposals.select_related("issued_by")
-        .prefetch_related(
-            Prefetch("responses", queryset=ProposalResponse.objects.select_related("responded_by"))
-        )
-        .order_by("issued_at", "pk")
-    )
-    events = list(
-        AuditEvent.objects.filter(stream__in=[case.complaint.reference, case.reference])
-        .select_related("actor")
-        .order_by("occurred_at", "stream", "seq")
-    )
+    proposals = case_proposals(case)
+    events = keyset_page(
+        AuditEvent.objects.filter(stream__in=[case.complaint.reference, case.reference]).select_related(
+            "actor"
+        ),
+        order=("-occurred_at", "-pk"),
+        request=request,
+        size=EVENTS_PAGE_SIZE,
+        prefix="events_",
+        anchor="timeline",
+    ).reversed()
     for event in events:
         event.label = EVENT_LABELS.get(event.kind, event.kind)
     # The clocks that run now, with their days left.
@@ -252,15 +262,20 @@ def mediator_case_page(user, case: MediationCase, *, now: datetime | None = None
     latest = proposals[-1] if proposals else None
     if latest and case.state == CaseState.PROPOSAL_ISSUED:
         running["proposal"] = due(latest.acceptance_due_at, case, now)
+    thread = keyset_page(
+        case_messages_for(user, case),  # D20: filtered in the query
+        order=("-sent_at", "-pk"),
+        request=request,
+        size=MESSAGES_PAGE_SIZE,
+        prefix="msg_",
+        anchor="messages",
+    ).reversed()
     return {
         # Not "messages": that name is Django's flash messages in every template.
-        "thread": list(case_messages_for(user, case)),
+        "thread": thread,
         "proposals": proposals,
         "latest_proposal": latest,
-        "document_requests": list(case.document_requests.select_related("requested_by")),
-        "extensions": list(case.extensions.select_related("extended_by")),
-        "disclosures": list(case.disclosures.select_related("mediator")),
-        "representatives": list(case.representatives.all()),
+        **case_records(case),  # document requests, extensions, disclosures, representatives
         "evidence": list(Evidence.objects.filter(complaint=case.complaint).order_by("uploaded_at", "pk")),
         "events": events,
         "due": running,

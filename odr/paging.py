@@ -11,6 +11,9 @@ Use:
     page = keyset_page(queryset, order=("-created_at", "-pk"), request=request, size=25)
     # template: {% include "includes/pager.html" with page=page %}  (links: page.next_url, …)
 
+A conversation or a timeline is paged newest first and shown oldest first within the page
+(`KeysetPage.reversed()`, and `newest_first=True` with `older_label`/`newer_label` for the pager).
+
 `order` must end with a unique field (the primary key) so that the order is total, and its fields
 must not be NULL. The cursor in the URL (`?after=…` or `?before=…`) carries the values of the order
 fields of the row at the page's edge; a cursor that cannot be read (edited by hand, from an older
@@ -20,7 +23,7 @@ version) gives the first page rather than an error.
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -52,6 +55,15 @@ class KeysetPage:
 
     def __bool__(self):
         return bool(self.items)
+
+    def reversed(self) -> "KeysetPage":
+        """The same page, its rows in the opposite order, its links unchanged.
+
+        A conversation is paged newest first (the first page is the latest messages, "next" leads to
+        earlier ones) but read oldest first within a page: `keyset_page(…, order=("-sent_at", "-pk"))
+        .reversed()`, shown with `newest_first=True` in templates/includes/pager.html.
+        """
+        return replace(self, items=self.items[::-1])
 
     @property
     def has_next(self) -> bool:
@@ -89,6 +101,12 @@ def _field_name(term: str) -> tuple[str, bool]:
 def _encode(values: list) -> str:
     text = json.dumps(values, cls=DjangoJSONEncoder, separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def cursor_after(values: Sequence) -> str:
+    """A cursor for the rows after `values` (the order fields' values, which no row need hold): a link
+    to the page that starts at a given row, e.g. `?after=` + cursor_after([stream, seq - 1])."""
+    return _encode(list(values))
 
 
 def _decode(cursor: str, queryset: QuerySet, names: Sequence[str]) -> list | None:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
+from odr.accounts.selectors import remember_memberships
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.documents.services import document_request
 from odr.web import attempt, form_errors, get_or_404
@@ -23,7 +24,7 @@ from ..evidence import evidence_add as evidence_add_service
 from ..forms import AnswerForm, EvidenceForm, MessageForm, OfferForm, WithdrawForm, cents
 from ..models import AnswerDecision, ComplaintState, Evidence, Offer, OfferStatus, PartySide
 from ..rules import is_complaint_consumer
-from ..selectors import complaint_get_for, complaint_page, next_deadline
+from ..selectors import complaint_get_for, complaint_page, complaints_of_party, next_deadline
 
 # The documents of the complaint stage a party may ask for, and when they make sense.
 PARTY_DOCUMENTS = (DocumentKind.COMPLAINT_ACKNOWLEDGEMENT, DocumentKind.MEDIATOR_NOTICE)
@@ -44,9 +45,16 @@ def mediator_notice_due(complaint) -> bool:
 
 @login_required
 def complaint_detail(request, reference):
-    complaint = _complaint(request, reference)
+    remember_memberships(request.user)  # one query for the role checks and the navigation
+    complaint = get_or_404(
+        lambda user, reference: (
+            complaints_of_party(user).select_related("mediation_case").get(reference=reference)
+        ),
+        request.user,
+        reference=reference,
+    )
     side = PartySide.CONSUMER if is_complaint_consumer(request.user, complaint) else PartySide.MERCHANT
-    page = complaint_page(complaint)
+    page = complaint_page(complaint, request=request, with_consents=side == PartySide.CONSUMER)
     open_offers = [o for o in page["offers"] if o.status == OfferStatus.OPEN]
     context = {
         "complaint": complaint,

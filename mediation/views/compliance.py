@@ -27,13 +27,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from odr import clock
-from odr.accounts.models import MediationBody
-from odr.accounts.selectors import is_compliance_officer_of
-from odr.audit.selectors import audit_events_for
+from odr.accounts.models import MediationBody, Role
+from odr.accounts.selectors import is_compliance_officer_of, remember_memberships
+from odr.audit.models import AuditEvent
 from odr.audit.services import audit_verify
 from odr.deadlines.calendar import local_date
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.documents.services import document_request
+from odr.paging import cursor_after, keyset_page
 
 from ..dashboard import (
     BREACH_KINDS,
@@ -293,12 +294,26 @@ def _body_case_or_404(body: MediationBody, reference: str) -> MediationCase:
     return case
 
 
+# The audit page's event table is paged, in the order of the chains (the complaint's C-… chain, then
+# the mediation's M-…, each by sequence number): one query a page whatever the case's size.
+AUDIT_EVENTS_PAGE_SIZE = 50
+
+
+def _officer_body_or_404(request, slug: str) -> MediationBody:
+    """The body `slug` if the user is one of its compliance officers, from the memberships the page
+    reads anyway (for the navigation): no query of its own."""
+    for membership in remember_memberships(request.user):
+        if membership.role == Role.COMPLIANCE_OFFICER and membership.mediation_body.slug == slug:
+            return membership.mediation_body
+    raise Http404
+
+
 @login_required
 @require_GET
 def case_audit(request, slug, reference):
     """D34: the case's two chains (the complaint's C-… and the mediation's M-…) verified now, with their
     events; D37: the export of the trail as PDF/A and the exports already made."""
-    body = body_for_officer_or_404(request.user, slug)
+    body = _officer_body_or_404(request, slug)
     case = _body_case_or_404(body, reference)
     exports = GeneratedDocument.objects.filter(
         subject_reference=case.reference, kind=DocumentKind.AUDIT_TRAIL
@@ -312,15 +327,28 @@ def case_audit(request, slug, reference):
     }
     if request.htmx and request.GET.get("part") == "exports":  # the list polls itself while in progress
         return render(request, "compliance/_audit_exports.html", context)
+    streams = (case.complaint.reference, case.reference)
     context["chains"] = [
-        {
-            "title": title,
-            "stream": stream,
-            "verification": audit_verify(stream=stream),
-            "events": _with_role_labels(audit_events_for(stream)),
-        }
-        for title, stream in ((_("Complaint"), case.complaint.reference), (_("Mediation"), case.reference))
+        {"title": title, "stream": stream, "verification": audit_verify(stream=stream)}
+        for title, stream in zip((_("Complaint"), _("Mediation")), streams, strict=True)
     ]
+    # Every chain is verified in full above; the table shows one page of their events, both chains in
+    # one list ("C-…" sorts before "M-…": the complaint's chain first, as on the record).
+    events = keyset_page(
+        AuditEvent.objects.filter(stream__in=streams).select_related("actor"),
+        order=("stream", "seq"),
+        request=request,
+        size=AUDIT_EVENTS_PAGE_SIZE,
+        anchor="events",
+    )
+    _with_role_labels(events)
+    context["events"] = events
+    context["broken"] = set()
+    for chain in context["chains"]:
+        if broken := chain["verification"].broken_event:
+            context["broken"].add(broken.pk)
+            # The page of the table that starts at the first broken event, whichever page is shown.
+            chain["broken_url"] = f"?after={cursor_after([broken.stream, broken.seq - 1])}#events"
     return render(request, "compliance/audit.html", context)
 
 

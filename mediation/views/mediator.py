@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from complaints.models import Evidence
 from complaints.views.shared import file_response
 from odr.accounts.models import Role
+from odr.accounts.selectors import remember_memberships
 from odr.deadlines.calendar import zone
 from odr.web import attempt, form_errors, get_or_404
 
@@ -38,7 +39,7 @@ from ..forms import (
 )
 from ..queues import colleagues_of, mediator_case_page, workspace_queues
 from ..rules import is_case_mediator
-from ..selectors import case_get_for
+from ..selectors import cases_visible_to
 from ..statements import LEGAL_EFFECT, MANDATORY_STATEMENTS, WITHDRAWAL_AT_ANY_TIME
 
 # Each form of the case page: its class and the prefix of its ids (several forms share field names).
@@ -57,7 +58,14 @@ FORMS = {
 
 def _case(request, reference):
     """The case, if `request.user` acts on it as its mediator; a 404 otherwise, whatever the reason."""
-    case = get_or_404(case_get_for, request.user, reference=reference)
+    remember_memberships(request.user)  # one query for the role checks and the navigation
+    case = get_or_404(
+        lambda user, reference: (
+            cases_visible_to(user).select_related("complaint__consumer").get(reference=reference)
+        ),
+        request.user,
+        reference=reference,
+    )
     if not is_case_mediator(request.user, case):
         raise Http404
     return case
@@ -85,15 +93,23 @@ def _page(request, case, *, bound: dict | None = None):
     user = request.user
     forms = {name: _form(name, case, user) for name in FORMS}
     forms.update(bound or {})
+    # The colleagues to hand the case to, read once: as the choices of the form, and to tell whether
+    # to show it at all (the form's queryset would be read again when rendered).
+    colleagues = []
+    if case.is_active:
+        field = forms["assign_form"].fields["mediator"]
+        colleagues = list(field.queryset)
+        field.choices = [(colleague.pk, field.label_from_instance(colleague)) for colleague in colleagues]
     context = {
         "case": case,
         "complaint": case.complaint,
         "is_active": case.is_active,
+        "colleagues": colleagues,
         "mandatory_statements": MANDATORY_STATEMENTS,
         "legal_effect": LEGAL_EFFECT,
         "withdrawal_notice": WITHDRAWAL_AT_ANY_TIME,
         **forms,
-        **mediator_case_page(user, case),
+        **mediator_case_page(user, case, request=request),
     }
     return render(request, "mediator/case.html", context)
 

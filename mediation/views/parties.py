@@ -17,6 +17,7 @@ from collections import defaultdict
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,13 +32,17 @@ from complaints.rules import is_complaint_consumer
 from complaints.selectors import complaint_get_for
 from complaints.views.shared import file_response
 from odr import clock
+from odr.accounts.selectors import remember_memberships
 from odr.audit.models import AuditEvent
 from odr.consent.models import ConsentRecord
+from odr.consent.selectors import consents_with_receipts
 from odr.consent.views import receipt_download_response
+from odr.paging import keyset_page
 from odr.web import attempt, form_errors, get_or_404
 
 from .. import notices
 from ..case_documents import case_document_add, case_document_comment, case_files
+from ..case_facts import case_proposals, case_records
 from ..forms import ReferForm
 from ..models import (
     PRIVATE_AUDIENCE_OF,
@@ -49,7 +54,7 @@ from ..models import (
     ResponseDecision,
 )
 from ..rules import is_case_consumer, is_case_merchant_staff
-from ..selectors import case_get_for, case_messages_for
+from ..selectors import case_messages_for, cases_visible_to
 from ..services import (
     case_add_representative,
     case_consent_withdraw,
@@ -162,6 +167,8 @@ class ComplianceForm(forms.Form):
 
 # --- Helpers --------------------------------------------------------------------------------------
 
+MESSAGES_PAGE_SIZE = 50  # the conversation is paged, the latest first
+
 
 def party_side(user, case: MediationCase) -> str | None:
     if is_case_consumer(user, case):
@@ -174,7 +181,22 @@ def party_side(user, case: MediationCase) -> str | None:
 def _party_case(request, reference) -> tuple[MediationCase, str]:
     """The case and the user's side; a 404 for anyone who is not a party, the case's mediator and
     compliance officers included (they have their own pages), as for a case that does not exist."""
-    case = get_or_404(case_get_for, request.user, reference=reference)
+    remember_memberships(request.user)  # one query for the role checks and the navigation
+    case = get_or_404(
+        lambda user, reference: (
+            cases_visible_to(user)
+            .select_related("complaint__consumer")
+            # Whether the consumer was asked if the merchant did what was agreed (D29), with the case.
+            .annotate(
+                compliance_asked=Exists(
+                    AuditEvent.objects.filter(stream=OuterRef("reference"), kind="case.compliance_asked")
+                )
+            )
+            .get(reference=reference)
+        ),
+        request.user,
+        reference=reference,
+    )
     side = party_side(request.user, case)
     if side is None:
         raise Http404
@@ -196,20 +218,27 @@ def _page(request, case: MediationCase, side: str) -> dict:
     now = clock.now()
     language = get_language()
 
-    readable = list(case_messages_for(user, case))  # D20: filtered in the query
-    thread = [m for m in readable if m.about_id is None]
+    readable = case_messages_for(user, case)  # D20: filtered in the query, on every page and comment
+    # The conversation is paged, the latest first, shown oldest first; the comments on the files (a
+    # file is bounded in number, its comments read with it) in one more query.
+    thread = keyset_page(
+        readable.filter(about__isnull=True),
+        order=("-sent_at", "-pk"),
+        request=request,
+        size=MESSAGES_PAGE_SIZE,
+        prefix="msg_",
+        anchor="messages",
+    ).reversed()
     comments = defaultdict(list)
-    for message in readable:
-        if message.about_id is not None:
-            comments[message.about_id].append(message)
+    for message in readable.filter(about__isnull=False):
+        comments[message.about_id].append(message)
     files = list(case_files(case))
     for file in files:
         file.case_comments = comments.get(file.pk, [])
 
-    proposals = list(case.proposals.order_by("issued_at", "pk").prefetch_related("responses__responded_by"))
+    proposals = case_proposals(case)  # each with its answers, consumer first
     for proposal in proposals:
         proposal.shown = _statements_shown(proposal, language)
-        proposal.answers = sorted(proposal.responses.all(), key=lambda r: r.side != PartySide.CONSUMER)
         proposal.mine = next((r for r in proposal.answers if r.side == side), None)
     latest = proposals[-1] if proposals else None
     can_answer = bool(
@@ -224,7 +253,7 @@ def _page(request, case: MediationCase, side: str) -> dict:
         side == PartySide.CONSUMER
         and case.state == CaseState.SETTLED
         and case.merchant_complied is None
-        and AuditEvent.objects.filter(stream=case.reference, kind="case.compliance_asked").exists()
+        and case.compliance_asked  # read with the case (_party_case)
     )
     return {
         "case": case,
@@ -238,15 +267,8 @@ def _page(request, case: MediationCase, side: str) -> dict:
         "proposals": proposals,
         "latest_proposal": latest,
         "can_answer": can_answer,
-        "extensions": list(case.extensions.all()),
-        "disclosures": list(case.disclosures.all()),
-        "document_requests": list(case.document_requests.all()),
-        "representatives": list(case.representatives.all()),
-        "consents": list(
-            ConsentRecord.objects.filter(case_reference=case.reference, person=user)
-            .prefetch_related("receipts")
-            .order_by("given_at", "pk")
-        ),
+        **case_records(case),  # extensions, disclosures, document requests, representatives
+        "consents": consents_with_receipts(case_reference=case.reference, person=user),
         "can_withdraw": case.is_active,
         "can_decline": side == PartySide.MERCHANT and can_proceed(case.merchant_decline),
         "compliance_question": compliance_question,

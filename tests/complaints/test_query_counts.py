@@ -1,4 +1,5 @@
-"""The lists and the complaint page issue the same number of SQL queries whatever their size.
+"""The lists and the complaint page issue the same number of SQL queries whatever their size, the
+complaint page at most 10, its messages and timeline paged.
 
 "My cases" with 1 and 50 complaints, the merchant dashboard with 1 and 50 open complaints, and the
 complaint page with its first events only and with more than 300 (messages, offers, files), for the
@@ -6,7 +7,9 @@ consumer and for the merchant's agent. The counts must be equal, not merely clos
 shows up here as a difference of 49 or 300.
 """
 
+import re
 from datetime import datetime, timedelta
+from html import unescape
 from itertools import cycle
 from zoneinfo import ZoneInfo
 
@@ -16,9 +19,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import formats
+from django.utils.timezone import localtime
 
 from complaints.evidence import evidence_add
 from complaints.models import Category, ComplaintState
+from complaints.selectors import EVENTS_PAGE_SIZE, MESSAGES_PAGE_SIZE
 from complaints.services import (
     complaint_answer,
     complaint_post_message,
@@ -241,3 +247,45 @@ def test_complaint_page_queries_do_not_grow_with_the_number_of_events(two_compla
     )
 
     assert many == few, f"complaint page ({reader}): {few} queries for 3 events, {many} for {events.count()}"
+    assert many <= 10, f"complaint page ({reader}): {many} queries"
+
+
+def _section(html: str, anchor: str) -> str:
+    start = html.index(f'id="{anchor}"')
+    return html[start : html.index("</section>", start)]
+
+
+def _walk(client, url: str, anchor: str, pattern: str) -> list[list[str]]:
+    """The rows matching `pattern` in section `anchor`, page after page through its "earlier" links."""
+    pages = []
+    while url:
+        with travel(NOW):
+            response = client.get(url)
+        assert response.status_code == 200
+        part = _section(response.content.decode(), anchor)
+        pages.append(re.findall(pattern, part))
+        earlier = re.search(r'<a href="([^"]+)" rel="next">', part)
+        url = earlier and response.request["PATH_INFO"] + unescape(earlier.group(1)).split("#")[0]
+    return pages
+
+
+@pytest.mark.parametrize("reader", ["consumer", "agent"])
+def test_complaint_page_pages_its_messages_and_timeline_latest_first(two_complaints, reader, request):
+    _small, large = two_complaints
+    client = logged_in(request.getfixturevalue(reader))
+    url = reverse("complaints:detail", args=[large.reference])
+    with travel(NOW):
+        first = client.get(url).content.decode()
+    assert "Earlier messages" in first and "Earlier events" in first
+    assert 'action="/complaints/' in _section(first, "messages")  # the form stays under the thread
+
+    pages = _walk(client, url, "messages", r'<time datetime="([^"]+)"')
+    sent = [m.isoformat() for m in large.messages.order_by("sent_at", "pk").values_list("sent_at", flat=True)]
+    assert len(pages) > 1 and all(len(rows) <= MESSAGES_PAGE_SIZE for rows in pages)
+    assert [moment for rows in reversed(pages) for moment in rows] == [
+        formats.date_format(localtime(datetime.fromisoformat(m)), "c") for m in sent
+    ], "every message once, oldest first, the latest page first"
+
+    pages = _walk(client, url, "timeline", r"<li><time")
+    assert len(pages) > 1 and all(len(rows) <= EVENTS_PAGE_SIZE for rows in pages)
+    assert sum(len(rows) for rows in pages) == AuditEvent.objects.filter(stream=large.reference).count()

@@ -9,7 +9,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from odr.accounts.models import User
-from odr.paging import keyset_page
+from odr.paging import cursor_after, keyset_page
 from tests.factories import MerchantFactory, UserFactory
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -105,3 +105,29 @@ def test_values_rows_page_too(people):
     page = keyset_page(rows, order=("pk",), request=get("/people/"), size=10)
     second = keyset_page(rows, order=("pk",), request=get("/people/" + page.next_url), size=10)
     assert [r["pk"] for r in second] == sorted(people.values_list("pk", flat=True))[10:20]
+
+
+def test_a_conversation_paged_latest_first_reads_oldest_first_within_each_page(people):
+    """`reversed()`: the first page holds the latest rows, shown oldest first; "next" leads to the
+    earlier ones and "previous" back to the later ones, the links unchanged by the reversal."""
+    order = ("-date_joined", "-pk")
+    chronological = list(people.order_by("date_joined", "pk").values_list("pk", flat=True))
+    first = keyset_page(people, order=order, request=get("/people/"), size=10)
+    shown = first.reversed()
+    assert [p.pk for p in shown] == chronological[-10:]
+    assert (shown.next_url, shown.previous_url) == (first.next_url, "")
+    earlier = keyset_page(people, order=order, request=get("/people/" + shown.next_url), size=10).reversed()
+    assert [p.pk for p in earlier] == chronological[-20:-10]
+    later = keyset_page(people, order=order, request=get("/people/" + earlier.previous_url), size=10)
+    assert [p.pk for p in later.reversed()] == chronological[-10:]
+
+
+def test_a_cursor_made_from_values_starts_a_page_at_the_first_row_after_them(people):
+    """`cursor_after`: a link to the page that starts at a given row, from values no row need hold."""
+    ordered = list(people.order_by("pk"))
+    target = ordered[7]
+    page = keyset_page(
+        people, order=("pk",), request=get(f"/people/?after={cursor_after([target.pk - 1])}"), size=5
+    )
+    assert [p.pk for p in page] == [p.pk for p in ordered[7:12]]
+    assert page.has_previous
