@@ -153,6 +153,9 @@ class MediationCase(FSMModelMixin, models.Model):
     saisine_at = models.DateTimeField(_("notice of saisine"), null=True, blank=True)
     outcome_due_at = models.DateTimeField(_("outcome due"), null=True, blank=True)
     overdue_since = models.DateTimeField(_("overdue since"), null=True, blank=True)
+    # The latest proposal's answer date (D25), kept on the case so that the mediator's queue of
+    # proposals is ordered by an index of this table.
+    proposal_due_at = models.DateTimeField(_("answers to the proposal due"), null=True, blank=True)
 
     # Closure.
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
@@ -170,7 +173,29 @@ class MediationCase(FSMModelMixin, models.Model):
         verbose_name = _("mediation case")
         verbose_name_plural = _("mediation cases")
         ordering = ["-referred_at"]
-        indexes = [models.Index(fields=["mediation_body", "state"], name="case_body_state")]
+        indexes = [
+            models.Index(fields=["mediation_body", "state"], name="case_body_state"),
+            # The lists' orders (mediator queues, compliance cases), each an index scan (issue 14).
+            models.Index(
+                fields=["mediation_body", "state", "admissibility_due_at", "id"],
+                name="case_queue_admissibility",
+            ),
+            models.Index(
+                fields=["mediation_body", "state", "outcome_due_at", "id"], name="case_queue_outcome"
+            ),
+            models.Index(
+                fields=["mediation_body", "state", "proposal_due_at", "id"], name="case_queue_proposal"
+            ),
+            models.Index(
+                fields=["mediation_body", "state", "referred_at", "id"], name="case_body_state_referred"
+            ),
+            models.Index(fields=["mediation_body", "referred_at", "id"], name="case_body_referred"),
+            models.Index(
+                fields=["mediation_body", "outcome_due_at", "id"],
+                name="case_queue_overdue",
+                condition=models.Q(state__in=["open", "proposal_issued"]),
+            ),
+        ]
         constraints = [
             # D11: a refused case carries exactly one reason code, and only a refused case has one.
             models.CheckConstraint(
