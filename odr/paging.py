@@ -12,9 +12,10 @@ Use:
     # template: {% include "includes/pager.html" with page=page %}  (links: page.next_url, …)
 
 `order` must end with a unique field (the primary key) so that the order is total, and its fields
-must not be NULL. The cursor in the URL (`?after=…` or `?before=…`) carries the values of the order
-fields of the row at the page's edge; a cursor that cannot be read (edited by hand, from an older
-version) gives the first page rather than an error.
+must not be NULL; they may follow relations (`user__last_name`), though only the model's own fields
+can be served by one of its indexes. The cursor in the URL (`?after=…` or `?before=…`) carries the
+values of the order fields of the row at the page's edge; a cursor that cannot be read (edited by
+hand, from an older version) gives the first page rather than an error.
 """
 
 import base64
@@ -92,6 +93,28 @@ def _encode(values: list) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
+def _model_field(model, name: str):
+    """The model field `name` names, following relations (`user__last_name`); None if there is none."""
+    *path, last = name.split("__")
+    try:
+        for step in path:
+            model = model._meta.get_field(step).related_model
+            if model is None:
+                return None
+        return model._meta.pk if last == "pk" else model._meta.get_field(last)
+    except FieldDoesNotExist:
+        return None
+
+
+def _value(row, name: str):
+    """The value of the order field `name` on a row (a model instance, or a dict from .values())."""
+    if isinstance(row, dict):
+        return row[name]
+    for step in name.split("__"):
+        row = getattr(row, step)
+    return row
+
+
 def _decode(cursor: str, queryset: QuerySet, names: Sequence[str]) -> list | None:
     """The order fields' values from a cursor, typed by the model's fields; None if unreadable."""
     try:
@@ -104,10 +127,7 @@ def _decode(cursor: str, queryset: QuerySet, names: Sequence[str]) -> list | Non
     for name, value in zip(names, raw, strict=True):
         if value is None or isinstance(value, (dict, list)):
             return None
-        try:
-            model_field = queryset.model._meta.get_field("pk" if name == "pk" else name)
-        except FieldDoesNotExist:
-            model_field = queryset.model._meta.pk if name == "pk" else None
+        model_field = _model_field(queryset.model, name)
         if model_field is None:
             return None
         try:
@@ -143,10 +163,7 @@ def _reversed(order: Sequence[str]) -> list[str]:
 
 
 def _cursor_of(row, order: Sequence[str]) -> str:
-    names = [_field_name(term)[0] for term in order]
-    if isinstance(row, dict):  # a .values() queryset
-        return _encode([row[name] for name in names])
-    return _encode([getattr(row, name) for name in names])
+    return _encode([_value(row, _field_name(term)[0]) for term in order])
 
 
 def keyset_page(
@@ -205,7 +222,7 @@ def _sort(rows: list, order: Sequence[str]) -> list:
     """`rows` in `order` (mixed directions), in Python: one stable sort per term, the last term first."""
     for term in reversed(order):
         name, descending = _field_name(term)
-        rows.sort(key=lambda row, name=name: getattr(row, name), reverse=descending)
+        rows.sort(key=lambda row, name=name: _value(row, name), reverse=descending)
     return rows
 
 

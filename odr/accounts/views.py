@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from odr.errors import DomainError
+from odr.paging import keyset_page
 
 from .access import merchant_get_for
 from .models import INVITATION_VALID_DAYS, MERCHANT_ROLES, Membership, Merchant, StaffInvitation
@@ -60,12 +61,22 @@ def _back_to_team(merchant: Merchant):
 def members(request, merchant_id: int):
     merchant = _merchant_or_404(request.user, merchant_id)
     is_owner = is_merchant_owner(request.user, merchant)
-    memberships = (
-        Membership.objects.filter(merchant=merchant, role__in=MERCHANT_ROLES)
-        .select_related("user")
-        .order_by("-role", "user__last_name", "user__first_name", "user__email")
+    # Owners first, then by name: a page of the merchant's staff (the sort reads this merchant's
+    # memberships only, through the membership's merchant index).
+    memberships = keyset_page(
+        Membership.objects.filter(merchant=merchant, role__in=MERCHANT_ROLES).select_related("user"),
+        order=("-role", "user__last_name", "user__first_name", "user__email", "pk"),
+        request=request,
+        size=TEAM_PAGE_SIZE,
     )
-    invitations = pending_invitations(merchant).select_related("invited_by").order_by("invited_at")
+    invitations = keyset_page(
+        pending_invitations(merchant).select_related("invited_by"),
+        order=("invited_at", "pk"),
+        request=request,
+        size=TEAM_PAGE_SIZE,
+        prefix="inv_",
+        anchor="invitations-heading",
+    )
     return render(
         request,
         "team/members.html",
@@ -168,6 +179,8 @@ def invitation_accept(request, token: str):
 
 
 # --- Settings: the designated mediator and the text to publish (D5, L616-1, R616-1) ---------------
+
+TEAM_PAGE_SIZE = 50
 
 NOTICE_LANGUAGES = [("fr", "Français"), ("en", "English")]
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from odr.accounts.access import merchant_get_for
 from odr.accounts.selectors import is_merchant_owner
+from odr.paging import keyset_page
 from odr.web import attempt, form_errors, get_or_404
 
 from .events import EVENTS
@@ -60,7 +61,9 @@ def endpoint_list(request, merchant_id: int):
         {
             "merchant": merchant,
             "is_owner": is_owner,
-            "endpoints": endpoints_of(merchant),
+            "endpoints": keyset_page(
+                endpoints_of(merchant), order=("created_at", "pk"), request=request, size=LOG_SIZE
+            ),
             "form": form if is_owner else None,
         },
     )
@@ -85,7 +88,14 @@ def endpoint_detail(request, merchant_id: int, endpoint_id: int):
                 return _to_detail(endpoint)
         else:
             form_errors(request, form)
-    deliveries = list(endpoint_deliveries(endpoint)[:LOG_SIZE])
+    # Newest first, a page at a time: older deliveries stay reachable through the pager.
+    deliveries = keyset_page(
+        endpoint_deliveries(endpoint),
+        order=("-created_at", "-pk"),
+        request=request,
+        size=LOG_SIZE,
+        anchor="log-heading",
+    )
     for message in deliveries:
         message.can_resend = can_resend(message)
     return render(
