@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from odr import clock
+from odr.context_processors import Navigation
 from odr.paging import bounded_counts, keyset_page, list_heads
 from odr.web import attempt, form_errors, get_or_404
 
@@ -32,7 +33,8 @@ COUNT_LIMIT = 1000
 def dashboard(request):
     """The open complaints by urgency (D3): each list's first rows and a "see all" link to the list
     paged (`?section=<name>`); counters count up to 1,000 ("1000+")."""
-    merchants = [m.merchant for m in request.user.memberships.select_related("merchant") if m.merchant_id]
+    nav = Navigation(request.user)  # the layout's one query, also giving the user's merchants
+    merchants = nav.merchants
     if not merchants:
         raise Http404
     sections = merchant_sections(merchant_ids=[m.pk for m in merchants], now=clock.now())
@@ -41,7 +43,9 @@ def dashboard(request):
         queryset, order = sections[section]
         page = keyset_page(merchant_rows(queryset), order=order, request=request, size=PAGE_SIZE)
         return render(
-            request, "merchant/section.html", {"merchants": merchants, "section": section, "page": page}
+            request,
+            "merchant/section.html",
+            {"nav": nav, "merchants": merchants, "section": section, "page": page},
         )
     counts = bounded_counts(
         {name: queryset for name, (queryset, _order) in sections.items()}
@@ -53,6 +57,7 @@ def dashboard(request):
         request,
         "merchant/dashboard.html",
         {
+            "nav": nav,
             "merchants": merchants,
             **{name: list(head) for name, head in heads.items()},
             "heads": heads,

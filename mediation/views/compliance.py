@@ -29,6 +29,7 @@ from odr.accounts.models import MediationBody
 from odr.accounts.selectors import is_compliance_officer_of
 from odr.audit.selectors import audit_events_for
 from odr.audit.services import audit_verify
+from odr.context_processors import Navigation
 from odr.deadlines.calendar import local_date
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.documents.services import document_request
@@ -62,6 +63,16 @@ def body_for_officer_or_404(user, slug: str) -> MediationBody:
     return body
 
 
+def _officer_list(request, slug: str):
+    """(body, nav) for a compliance list, or 404: the role is read from the layout's memberships
+    (one query for both), so that a list page costs at most six queries."""
+    nav = Navigation(request.user)
+    body = nav.compliance_body(slug)
+    if body is None:
+        raise Http404
+    return body, nav
+
+
 # The role an event's actor acted in, as the trail records it (a code), in words.
 ROLE_LABELS = {
     "consumer": gettext_lazy("consumer"),
@@ -82,13 +93,14 @@ def _with_role_labels(events) -> list:
 
 @login_required
 def body_documents(request, slug):
-    body = body_for_officer_or_404(request.user, slug)
+    body, nav = _officer_list(request, slug)
     documents = GeneratedDocument.objects.filter(
         subject_reference=body_reference(body), kind__in=BODY_DOCUMENT_KINDS
     )
     this_year = timezone.localdate().year
     page = keyset_page(documents, order=("-requested_at", "-pk"), request=request, size=PAGE_SIZE)
     context = {
+        "nav": nav,
         "body": body,
         "documents": page,
         "page": page,
@@ -206,7 +218,7 @@ def dashboard(request, slug):
 def breaches(request, slug):
     """The deadline breaches of the body's cases (D3, D12, D16–D18): filter by kind and by whether the
     duty is still owed; sorted by due date."""
-    body = body_for_officer_or_404(request.user, slug)
+    body, nav = _officer_list(request, slug)
     now = clock.now()
     tz = ZoneInfo(body.time_zone)
     kind = request.GET.get("kind", "")
@@ -226,6 +238,7 @@ def breaches(request, slug):
         request,
         "compliance/breaches.html",
         {
+            "nav": nav,
             "body": body,
             "page": page,
             "breaches": [
@@ -251,7 +264,7 @@ def breaches(request, slug):
 @require_GET
 def cases(request, slug):
     """The body's cases, searchable by reference (the case's or its complaint's), with their dates."""
-    body = body_for_officer_or_404(request.user, slug)
+    body, nav = _officer_list(request, slug)
     query = request.GET.get("q", "").strip()[:40]
     state = request.GET.get("state", "")
     state = state if state in CaseState.values else ""
@@ -264,6 +277,7 @@ def cases(request, slug):
         request,
         "compliance/cases.html",
         {
+            "nav": nav,
             "body": body,
             # Newest first, through the (mediation_body[, state], referred_at, id) indexes.
             "page": keyset_page(rows, order=("-referred_at", "-pk"), request=request, size=PAGE_SIZE),

@@ -18,11 +18,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from odr.context_processors import Navigation
 from odr.errors import DomainError
 from odr.paging import keyset_page
 
 from .access import merchant_get_for
-from .models import INVITATION_VALID_DAYS, MERCHANT_ROLES, Membership, Merchant, StaffInvitation
+from .models import INVITATION_VALID_DAYS, MERCHANT_ROLES, Membership, Merchant, Role, StaffInvitation
 from .selectors import is_merchant_owner
 from .services import (
     invitation_problem,
@@ -59,8 +60,12 @@ def _back_to_team(merchant: Merchant):
 @login_required
 @require_GET
 def members(request, merchant_id: int):
-    merchant = _merchant_or_404(request.user, merchant_id)
-    is_owner = is_merchant_owner(request.user, merchant)
+    nav = Navigation(request.user)  # the layout's one query, also giving the person's role here
+    membership = nav.staff_membership(merchant_id)
+    if membership is None:
+        raise Http404
+    merchant = membership.merchant
+    is_owner = membership.role == Role.MERCHANT_OWNER
     # Owners first, then by name: a page of the merchant's staff (the sort reads this merchant's
     # memberships only, through the membership's merchant index).
     memberships = keyset_page(
@@ -81,6 +86,7 @@ def members(request, merchant_id: int):
         request,
         "team/members.html",
         {
+            "nav": nav,
             "merchant": merchant,
             "is_owner": is_owner,
             "memberships": memberships,
