@@ -19,6 +19,7 @@ hand, from an older version) gives the first page rather than an error.
 """
 
 import base64
+import datetime
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,8 +89,18 @@ def _field_name(term: str) -> tuple[str, bool]:
     return (term[1:], True) if term.startswith("-") else (term, False)
 
 
+class _CursorEncoder(DjangoJSONEncoder):
+    """DjangoJSONEncoder cuts datetimes to the millisecond; a cursor needs them whole, or the rows
+    within the same millisecond as the page's edge would be skipped or shown twice."""
+
+    def default(self, o):
+        if isinstance(o, datetime.datetime | datetime.time):
+            return o.isoformat()
+        return super().default(o)
+
+
 def _encode(values: list) -> str:
-    text = json.dumps(values, cls=DjangoJSONEncoder, separators=(",", ":"))
+    text = json.dumps(values, cls=_CursorEncoder, separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
