@@ -155,10 +155,9 @@ def test_list_heads_gives_each_lists_first_rows_in_one_query(people):
 
 
 def test_bounded_counts_count_up_to_their_limit_in_one_query(people):
+    few = people.filter(pk__in=[p.pk for p in people[:3]])
     with CaptureQueriesContext(connection) as captured:
-        counts = bounded_counts(
-            {"all": people, "few": people.filter(pk__in=[p.pk for p in people[:3]])}, limit=10
-        )
+        counts = bounded_counts({"all": people, "few": few}, limit=10)
     assert len(captured) == 1
     assert counts["all"].exceeds and counts["all"].label == "10+"
     assert counts["few"] == 3 and not counts["few"].exceeds and counts["few"].label == "3"
