@@ -176,22 +176,25 @@ class MediationCase(FSMModelMixin, models.Model):
         indexes = [
             models.Index(fields=["mediation_body", "state"], name="case_body_state"),
             # The lists' orders (mediator queues, compliance cases), each an index scan (issue 14).
+            # The mediator's queues: (mediator = me) and (mediator IS NULL) are each an ordered range.
             models.Index(
-                fields=["mediation_body", "state", "admissibility_due_at", "id"],
+                fields=["mediation_body", "state", "mediator", "admissibility_due_at", "id"],
                 name="case_queue_admissibility",
             ),
             models.Index(
-                fields=["mediation_body", "state", "outcome_due_at", "id"], name="case_queue_outcome"
+                fields=["mediation_body", "state", "mediator", "outcome_due_at", "id"],
+                name="case_queue_outcome",
             ),
             models.Index(
-                fields=["mediation_body", "state", "proposal_due_at", "id"], name="case_queue_proposal"
+                fields=["mediation_body", "state", "mediator", "proposal_due_at", "id"],
+                name="case_queue_proposal",
             ),
             models.Index(
                 fields=["mediation_body", "state", "referred_at", "id"], name="case_body_state_referred"
             ),
             models.Index(fields=["mediation_body", "referred_at", "id"], name="case_body_referred"),
             models.Index(
-                fields=["mediation_body", "outcome_due_at", "id"],
+                fields=["mediation_body", "mediator", "outcome_due_at", "id"],
                 name="case_queue_overdue",
                 condition=models.Q(state__in=["open", "proposal_issued"]),
             ),

@@ -32,15 +32,15 @@ class Migration(migrations.Migration):
         migrations.RunPython(fill_proposal_due_at, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='mediationcase',
-            index=models.Index(fields=['mediation_body', 'state', 'admissibility_due_at', 'id'], name='case_queue_admissibility'),
+            index=models.Index(fields=['mediation_body', 'state', 'mediator', 'admissibility_due_at', 'id'], name='case_queue_admissibility'),
         ),
         migrations.AddIndex(
             model_name='mediationcase',
-            index=models.Index(fields=['mediation_body', 'state', 'outcome_due_at', 'id'], name='case_queue_outcome'),
+            index=models.Index(fields=['mediation_body', 'state', 'mediator', 'outcome_due_at', 'id'], name='case_queue_outcome'),
         ),
         migrations.AddIndex(
             model_name='mediationcase',
-            index=models.Index(fields=['mediation_body', 'state', 'proposal_due_at', 'id'], name='case_queue_proposal'),
+            index=models.Index(fields=['mediation_body', 'state', 'mediator', 'proposal_due_at', 'id'], name='case_queue_proposal'),
         ),
         migrations.AddIndex(
             model_name='mediationcase',
@@ -52,6 +52,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='mediationcase',
-            index=models.Index(condition=models.Q(('state__in', ['open', 'proposal_issued'])), fields=['mediation_body', 'outcome_due_at', 'id'], name='case_queue_overdue'),
+            index=models.Index(condition=models.Q(('state__in', ['open', 'proposal_issued'])), fields=['mediation_body', 'mediator', 'outcome_due_at', 'id'], name='case_queue_overdue'),
         ),
     ]
