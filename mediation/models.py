@@ -194,6 +194,11 @@ class MediationCase(FSMModelMixin, models.Model):
             ),
             models.Index(fields=["mediation_body", "referred_at", "id"], name="case_body_referred"),
             models.Index(
+                fields=["mediation_body", "mediator", "referred_at", "id"],
+                name="case_queue_incomplete",
+                condition=models.Q(state="awaiting_documents"),
+            ),
+            models.Index(
                 fields=["mediation_body", "mediator", "outcome_due_at", "id"],
                 name="case_queue_overdue",
                 condition=models.Q(state__in=["open", "proposal_issued"]),

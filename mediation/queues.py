@@ -179,8 +179,13 @@ def queue_querysets(user, *, body_ids, now: datetime) -> dict[str, tuple[QuerySe
     """
     ids = list(body_ids)
     in_bodies = Q(mediation_body_id=ids[0]) if len(ids) == 1 else Q(mediation_body_id__in=ids)
-    mine = MediationCase.objects.filter(in_bodies, Q(mediator=user) | Q(mediator__isnull=True))
-    received = mine.filter(state=CaseState.RECEIVED, admissibility_due_at__isnull=False)
+    # A case leaves "received" only by a mediator's act, and the first mediator to act on a free case
+    # takes it (services._act_as_mediator): past "received", "mine or nobody's" is "mine". Each queue
+    # is then one range of a (body, state, mediator, date, id) index, read in order.
+    mine = MediationCase.objects.filter(in_bodies, mediator=user)
+    received = MediationCase.objects.filter(
+        in_bodies, state=CaseState.RECEIVED, admissibility_due_at__isnull=False
+    )
     return {
         NEW: (received.filter(mediator__isnull=True), ("admissibility_due_at", "pk")),
         INCOMPLETE: (mine.filter(state=CaseState.AWAITING_DOCUMENTS), ("referred_at", "pk")),
