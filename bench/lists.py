@@ -126,7 +126,7 @@ def seed(*, cases: int, open_complaints: int) -> dict:
               'Colis jamais livré.', 'Remboursement.', 'FR', f, f, f + interval '30 days', f + interval '1 year',
               f + interval '2 days', 'reject', 'Non.', '', %(consumer)s, (%(merchants)s::bigint[])[1 + n %% 10],
               f + interval '3 days'
-            FROM (SELECT n, %(now)s::timestamptz - (n %% 400) * interval '1 day' - n * interval '1 second' AS f
+            FROM (SELECT n, %(now)s::timestamptz - ((n * 7) %% 400) * interval '1 day' - n * interval '1 second' AS f
                   FROM generate_series(1, %(cases)s) n) s
             """,
             {"consumer": consumer.pk, "merchants": [m.pk for m in merchants], "now": now, "cases": cases},

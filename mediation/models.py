@@ -193,6 +193,12 @@ class MediationCase(FSMModelMixin, models.Model):
                 fields=["mediation_body", "state", "referred_at", "id"], name="case_body_state_referred"
             ),
             models.Index(fields=["mediation_body", "referred_at", "id"], name="case_body_referred"),
+            # New referrals: PostgreSQL orders nothing after "mediator IS NULL"; a partial index it can.
+            models.Index(
+                fields=["mediation_body", "admissibility_due_at", "id"],
+                name="case_queue_new",
+                condition=models.Q(state="received", mediator__isnull=True),
+            ),
             models.Index(
                 fields=["mediation_body", "mediator", "referred_at", "id"],
                 name="case_queue_incomplete",

@@ -52,6 +52,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='mediationcase',
+            index=models.Index(condition=models.Q(('mediator__isnull', True), ('state', 'received')), fields=['mediation_body', 'admissibility_due_at', 'id'], name='case_queue_new'),
+        ),
+        migrations.AddIndex(
+            model_name='mediationcase',
             index=models.Index(condition=models.Q(('state', 'awaiting_documents')), fields=['mediation_body', 'mediator', 'referred_at', 'id'], name='case_queue_incomplete'),
         ),
         migrations.AddIndex(
