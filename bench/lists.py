@@ -126,7 +126,7 @@ def seed(*, cases: int, open_complaints: int) -> dict:
               'Colis jamais livré.', 'Remboursement.', 'FR', f, f, f + interval '30 days', f + interval '1 year',
               f + interval '2 days', 'reject', 'Non.', '', %(consumer)s, (%(merchants)s::bigint[])[1 + n %% 10],
               f + interval '3 days'
-            FROM (SELECT n, %(now)s::timestamptz - ((n * 7) %% 400) * interval '1 day' - n * interval '1 second' AS f
+            FROM (SELECT n, %(now)s::timestamptz - (n %% 397) * interval '1 day' - n * interval '1 second' AS f
                   FROM generate_series(1, %(cases)s) n) s
             """,
             {"consumer": consumer.pk, "merchants": [m.pk for m in merchants], "now": now, "cases": cases},
@@ -181,7 +181,8 @@ def cursor_at(queryset, order, offset: int) -> tuple[str, int]:
     from odr.paging import _cursor_of
 
     offset = min(offset, queryset.count() // 2)
-    return _cursor_of(queryset.order_by(*order)[offset], order), offset
+    rows = list(queryset.order_by(*order)[offset : offset + 1])
+    return (_cursor_of(rows[0], order) if rows else ""), offset
 
 
 class Recorder:
