@@ -7,7 +7,7 @@ Run on demand, never in the test suite (PostgreSQL only):
 
 Creates its own database (`<DATABASE_URL's name>_bench`, dropped first), migrates it and bulk-seeds
 with SQL: one mediation body with --cases cases (default 100,000; a tenth new, 5 % waiting for
-documents, 35 % open, 5 % awaiting answers to a proposal, the rest closed; assigned over 20
+documents, 30 % open, 5 % awaiting answers to a proposal, the rest closed; assigned over 20
 mediators), each with its complaint and its admissibility and outcome deadlines (a tenth of them
 breached); one merchant with --open open complaints (default 5,000: overdue, due within 7 days,
 waiting, answered) and a share of the referred ones. Then, through Django's test client with DEBUG
