@@ -107,9 +107,11 @@ def seed(*, cases: int, open_complaints: int) -> dict:
             SELECT 'C-2026-O' || lpad(n::text, 7, '0'), CASE WHEN n %% 4 = 3 THEN 'answered' ELSE 'filed' END,
               'non_delivery', 'CMD-' || n, 'EUR', 'Colis jamais livré.', 'Remboursement.', 'FR',
               f, f, f + interval '30 days', f + interval '1 year',
-              CASE WHEN n %% 4 = 3 THEN f + interval '1 day' END, CASE WHEN n %% 4 = 3 THEN 'offer' ELSE '' END,
+              CASE WHEN n %% 4 = 3 THEN f + interval '1 day' END,
+              CASE WHEN n %% 4 = 3 THEN 'offer' ELSE '' END,
               '', '', %(consumer)s, %(merchant)s
-            FROM (SELECT n, %(now)s::timestamptz - (CASE n %% 4 WHEN 0 THEN 40 WHEN 1 THEN 26 WHEN 2 THEN 2 ELSE 10 END)
+            FROM (SELECT n, %(now)s::timestamptz
+                    - (CASE n %% 4 WHEN 0 THEN 40 WHEN 1 THEN 26 WHEN 2 THEN 2 ELSE 10 END)
                     * interval '1 day' - n * interval '1 second' AS f
                   FROM generate_series(1, %(open)s) n) s
             """,
@@ -123,10 +125,13 @@ def seed(*, cases: int, open_complaints: int) -> dict:
               response_due_at, referral_window_ends_at, answered_at, answer_decision, answer_text,
               withdrawal_reason, consumer_id, merchant_id, closed_at)
             SELECT 'C-2026-R' || lpad(n::text, 7, '0'), 'referred', 'non_delivery', 'CMD-' || n, 'EUR',
-              'Colis jamais livré.', 'Remboursement.', 'FR', f, f, f + interval '30 days', f + interval '1 year',
-              f + interval '2 days', 'reject', 'Non.', '', %(consumer)s, (%(merchants)s::bigint[])[1 + n %% 10],
+              'Colis jamais livré.', 'Remboursement.', 'FR', f, f, f + interval '30 days',
+              f + interval '1 year',
+              f + interval '2 days', 'reject', 'Non.', '', %(consumer)s,
+              (%(merchants)s::bigint[])[1 + n %% 10],
               f + interval '3 days'
-            FROM (SELECT n, %(now)s::timestamptz - (n %% 397) * interval '1 day' - n * interval '1 second' AS f
+            FROM (SELECT n,
+                    %(now)s::timestamptz - (n %% 397) * interval '1 day' - n * interval '1 second' AS f
                   FROM generate_series(1, %(cases)s) n) s
             """,
             {"consumer": consumer.pk, "merchants": [m.pk for m in merchants], "now": now, "cases": cases},
@@ -137,11 +142,15 @@ def seed(*, cases: int, open_complaints: int) -> dict:
               acting_as_consumer, excluded_subject, rejection_reason, rejection_reasoning, outcome_grounds,
               closed_by_side, closure_reason, complaint_id, mediation_body_id, mediator_id,
               admissibility_due_at, saisine_at, outcome_due_at, proposal_due_at, closed_at)
-            SELECT 'M-2026-' || lpad(k::text, 7, '0'), st, r, false, true, '', '', '', '', '', '', c.id, %(body)s,
-              CASE WHEN st = 'received' AND k %% 2 = 0 THEN NULL ELSE ({mediator_ids})[1 + (k / 20) %% {MEDIATORS}] END,
+            SELECT 'M-2026-' || lpad(k::text, 7, '0'), st, r, false, true, '', '', '', '', '', '',
+              c.id, %(body)s,
+              CASE WHEN st = 'received' AND k %% 2 = 0 THEN NULL
+                   ELSE ({mediator_ids})[1 + (k / 20) %% {MEDIATORS}] END,
               CASE WHEN st = 'received' THEN r + interval '21 days' END,
-              CASE WHEN st IN ('open', 'proposal_issued', 'settled', 'no_agreement') THEN r + interval '5 days' END,
-              CASE WHEN st IN ('open', 'proposal_issued', 'settled', 'no_agreement') THEN r + interval '95 days' END,
+              CASE WHEN st IN ('open', 'proposal_issued', 'settled', 'no_agreement')
+                   THEN r + interval '5 days' END,
+              CASE WHEN st IN ('open', 'proposal_issued', 'settled', 'no_agreement')
+                   THEN r + interval '95 days' END,
               CASE WHEN st = 'proposal_issued' THEN r + interval '80 days' END,
               CASE WHEN st IN ('settled', 'no_agreement') THEN r + interval '60 days' END
             FROM (SELECT c.id, substr(c.reference, 9)::int AS k, c.filed_at + interval '3 days' AS r,
@@ -166,7 +175,8 @@ def seed(*, cases: int, open_complaints: int) -> dict:
             FROM mediation_mediationcase
             UNION ALL
             SELECT id, reference, 'outcome', outcome_due_at,
-              CASE WHEN closed_at IS NOT NULL THEN 'met' ELSE 'pending' END, 'D16', saisine_at, closed_at, %(ct)s
+              CASE WHEN closed_at IS NOT NULL THEN 'met' ELSE 'pending' END, 'D16', saisine_at, closed_at,
+              %(ct)s
             FROM mediation_mediationcase WHERE outcome_due_at IS NOT NULL
             """,
             {"ct": case_type},
@@ -265,7 +275,8 @@ def main() -> None:
     started = time.perf_counter()
     world = seed(cases=args.cases, open_complaints=args.open)
     print(
-        f"seeded in {time.perf_counter() - started:.0f} s: {args.cases:,} cases, {args.open:,} open complaints"
+        f"seeded in {time.perf_counter() - started:.0f} s: "
+        f"{args.cases:,} cases, {args.open:,} open complaints"
     )
     states = dict(MediationCase.objects.values_list("state").annotate(n=Count("pk")).order_by())
     print("cases by state:", states)
