@@ -118,7 +118,15 @@ class Complaint(FSMModelMixin, models.Model):
         verbose_name = _("complaint")
         verbose_name_plural = _("complaints")
         ordering = ["-filed_at"]
-        indexes = [models.Index(fields=["merchant", "state"], name="complaint_merchant_state")]
+        indexes = [
+            models.Index(fields=["merchant", "state"], name="complaint_merchant_state"),
+            # The lists' orders (merchant dashboard, My cases), each an index scan (issue 14).
+            models.Index(
+                fields=["merchant", "state", "response_due_at", "id"], name="complaint_merchant_due"
+            ),
+            models.Index(fields=["merchant", "state", "filed_at", "id"], name="complaint_merchant_filed"),
+            models.Index(fields=["consumer", "filed_at", "id"], name="complaint_consumer_filed"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(written_complaint_at__lte=models.F("filed_at")),

@@ -10,7 +10,6 @@ from datetime import timedelta
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from odr import clock
 from odr.accounts.models import MERCHANT_ROLES
 from odr.audit.models import AuditEvent
 from odr.consent.selectors import consents_with_receipts
@@ -20,7 +19,7 @@ from odr.paging import keyset_page
 from .models import Complaint, ComplaintState, Evidence, Message, Offer
 from .timeline import event_label
 
-DUE_SOON = timedelta(days=7)
+DUE_SOON_WITHIN = timedelta(days=7)
 
 
 def _merchant_ids(user):
@@ -40,14 +39,21 @@ def complaint_get_for(user, *, reference: str) -> Complaint:
     return complaints_of_party(user).get(reference=reference)
 
 
-def consumer_cases(user) -> list[Complaint]:
-    """D2: "My cases": every complaint with its status, its next deadline and, once referred, its case."""
-    complaints = list(
+def consumer_cases(user) -> QuerySet[Complaint]:
+    """D2: "My cases": the consumer's complaints, newest first (paged by the view: the order is served
+    by the (consumer, filed_at, id) index), each with its merchant and, once referred, its case."""
+    return (
         Complaint.objects.filter(consumer=user)
         .select_related("merchant__mediation_body")
         .select_related("mediation_case")
-        .order_by("-filed_at", "-pk")
     )
+
+
+CONSUMER_CASES_ORDER = ("-filed_at", "-pk")
+
+
+def with_next_deadlines(complaints) -> list[Complaint]:
+    complaints = list(complaints)
     for complaint in complaints:
         complaint.next_deadline = next_deadline(complaint)
     return complaints
@@ -62,37 +68,55 @@ def next_deadline(complaint: Complaint):
     return None
 
 
-def merchant_dashboard(user) -> dict:
-    """Open complaints of the merchants `user` works for, split into overdue, due soon and the rest."""
-    now = clock.now()
-    open_complaints = list(
-        Complaint.objects.filter(
-            merchant_id__in=_merchant_ids(user),
-            state__in=(ComplaintState.FILED, ComplaintState.ANSWERED),
-        )
-        .select_related("merchant", "consumer")
-        .order_by("response_due_at", "pk")
-    )
-    waiting = [c for c in open_complaints if c.state == ComplaintState.FILED]
-    overdue = [c for c in waiting if c.response_due_at < now]
-    due_soon = [c for c in waiting if now <= c.response_due_at <= now + DUE_SOON]
+# The merchant dashboard's lists (D3, D4), each with the order an index serves: (merchant, state,
+# response_due_at, id) for the complaints awaiting an answer, most urgent first; (merchant, state,
+# filed_at, id) for those in mediation, newest first.
+OVERDUE = "overdue"
+DUE_SOON = "due_soon"
+WAITING = "waiting"
+ANSWERED = "answered"
+IN_MEDIATION = "in_mediation"
+MERCHANT_SECTIONS = (OVERDUE, DUE_SOON, WAITING, ANSWERED, IN_MEDIATION)
+BY_DUE_DATE = ("response_due_at", "pk")
+NEWEST_FIRST = ("-filed_at", "-pk")
+
+
+def _of_merchants(merchant_ids) -> QuerySet[Complaint]:
+    # A literal id (not a subquery of memberships) lets PostgreSQL walk the index in order.
+    ids = list(merchant_ids)
+    if len(ids) == 1:
+        return Complaint.objects.filter(merchant_id=ids[0])
+    return Complaint.objects.filter(merchant_id__in=ids)
+
+
+def merchant_sections(*, merchant_ids, now) -> dict[str, tuple[QuerySet[Complaint], tuple[str, ...]]]:
+    """Each list of the dashboard as (queryset, order), for `merchant_ids` (the user's merchants)."""
+    mine = _of_merchants(merchant_ids)
+    waiting = mine.filter(state=ComplaintState.FILED)
     return {
-        "overdue": overdue,
-        "due_soon": due_soon,
-        "waiting": [c for c in waiting if c.response_due_at > now + DUE_SOON],
-        "answered": [c for c in open_complaints if c.state == ComplaintState.ANSWERED],
-        "open_count": len(open_complaints),
+        OVERDUE: (waiting.filter(response_due_at__lt=now), BY_DUE_DATE),
+        DUE_SOON: (
+            waiting.filter(response_due_at__gte=now, response_due_at__lte=now + DUE_SOON_WITHIN),
+            BY_DUE_DATE,
+        ),
+        WAITING: (waiting.filter(response_due_at__gt=now + DUE_SOON_WITHIN), BY_DUE_DATE),
+        ANSWERED: (mine.filter(state=ComplaintState.ANSWERED), BY_DUE_DATE),
         # Referred complaints whose mediation is still going on, with the case (reverse one-to-one).
-        "in_mediation": list(
-            Complaint.objects.filter(
-                merchant_id__in=_merchant_ids(user),
-                state=ComplaintState.REFERRED,
-                mediation_case__closed_at__isnull=True,
-            )
-            .select_related("merchant", "consumer", "mediation_case")
-            .order_by("-mediation_case__referred_at", "-pk")
+        IN_MEDIATION: (
+            mine.filter(state=ComplaintState.REFERRED, mediation_case__closed_at__isnull=True),
+            NEWEST_FIRST,
         ),
     }
+
+
+def merchant_open_complaints(*, merchant_ids) -> QuerySet[Complaint]:
+    return _of_merchants(merchant_ids).filter(state__in=(ComplaintState.FILED, ComplaintState.ANSWERED))
+
+
+def merchant_rows(queryset: QuerySet[Complaint] | None = None) -> QuerySet[Complaint]:
+    """What a row of the merchant's lists shows."""
+    queryset = Complaint.objects.all() if queryset is None else queryset
+    return queryset.select_related("merchant", "consumer", "mediation_case")
 
 
 # What grows on a complaint page is paged, newest first: the thread and the timeline.

@@ -153,6 +153,9 @@ class MediationCase(FSMModelMixin, models.Model):
     saisine_at = models.DateTimeField(_("notice of saisine"), null=True, blank=True)
     outcome_due_at = models.DateTimeField(_("outcome due"), null=True, blank=True)
     overdue_since = models.DateTimeField(_("overdue since"), null=True, blank=True)
+    # The latest proposal's answer date (D25), kept on the case so that the mediator's queue of
+    # proposals is ordered by an index of this table.
+    proposal_due_at = models.DateTimeField(_("answers to the proposal due"), null=True, blank=True)
 
     # Closure.
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
@@ -174,6 +177,39 @@ class MediationCase(FSMModelMixin, models.Model):
             models.Index(fields=["mediation_body", "state"], name="case_body_state"),
             # The dashboard's day buckets recount the cases referred on given days (case_figures).
             models.Index(fields=["mediation_body", "referred_at"], name="case_body_referred"),
+            # The lists' orders (mediator queues, compliance cases), each an index scan (issue 14).
+            # The mediator's queues: (mediator = me) and (mediator IS NULL) are each an ordered range.
+            models.Index(
+                fields=["mediation_body", "state", "mediator", "admissibility_due_at", "id"],
+                name="case_queue_admissibility",
+            ),
+            models.Index(
+                fields=["mediation_body", "state", "mediator", "outcome_due_at", "id"],
+                name="case_queue_outcome",
+            ),
+            models.Index(
+                fields=["mediation_body", "state", "mediator", "proposal_due_at", "id"],
+                name="case_queue_proposal",
+            ),
+            models.Index(
+                fields=["mediation_body", "state", "referred_at", "id"], name="case_body_state_referred"
+            ),
+            # New referrals: PostgreSQL orders nothing after "mediator IS NULL"; a partial index it can.
+            models.Index(
+                fields=["mediation_body", "admissibility_due_at", "id"],
+                name="case_queue_new",
+                condition=models.Q(state="received", mediator__isnull=True),
+            ),
+            models.Index(
+                fields=["mediation_body", "mediator", "referred_at", "id"],
+                name="case_queue_incomplete",
+                condition=models.Q(state="awaiting_documents"),
+            ),
+            models.Index(
+                fields=["mediation_body", "mediator", "outcome_due_at", "id"],
+                name="case_queue_overdue",
+                condition=models.Q(state__in=["open", "proposal_issued"]),
+            ),
         ]
         constraints = [
             # D11: a refused case carries exactly one reason code, and only a refused case has one.

@@ -5,7 +5,9 @@ yet (for the body's mediators to take) — never a case a colleague has taken (D
 by its legal due date, with the whole days left counted in the case's body's time zone (D38).
 
 Query counts do not grow with the number of cases or messages (pinned in
-tests/mediation/test_mediator_views.py): the workspace is one query for all its queues.
+tests/mediation/test_mediator_views.py and tests/mediation/test_list_query_counts.py): the workspace
+reads the first rows of all its queues in one query and their bounded sizes in another; each queue
+has its own keyset-paged page.
 """
 
 from dataclasses import dataclass, field
@@ -19,16 +21,14 @@ from odr import clock
 from odr.accounts.models import Role, User
 from odr.audit.models import AuditEvent
 from odr.deadlines.calendar import days_left
-from odr.paging import keyset_page
+from odr.paging import BoundedCount, bounded_counts, keyset_page, list_heads
 
 from .case_facts import case_proposals, case_records
 from .documents import EVENT_LABELS
 from .models import (
-    ACTIVE_CASE_STATES,
     CaseState,
     DocumentRequest,
     MediationCase,
-    Proposal,
     ProposalResponse,
     ResponseDecision,
     no_other_proceedings,
@@ -43,6 +43,9 @@ ADMISSIBILITY = "admissibility"
 OUTCOME = "outcome"
 OVERDUE = "overdue"
 PROPOSALS = "proposals"
+
+# The states in which the outcome clock runs (D16): past its date, the case is overdue (D18).
+OUTCOME_RUNNING_STATES = (CaseState.OPEN, CaseState.PROPOSAL_ISSUED)
 
 # (key, title, what the due date is, what the mediator does with these cases), in the order of a case's life.
 QUEUE_DEFINITIONS = (
@@ -87,6 +90,8 @@ QUEUE_DEFINITIONS = (
     ),
 )
 
+QUEUE_KEYS = tuple(key for key, *_rest in QUEUE_DEFINITIONS)
+
 
 @dataclass(frozen=True)
 class Due:
@@ -121,6 +126,8 @@ class Queue:
     due_label: str
     help: str
     entries: list[QueueEntry] = field(default_factory=list)
+    count: BoundedCount | None = None  # counted up to a bound (the workspace); None on a queue's own page
+    more: bool = False  # rows beyond `entries`: the queue's own page shows them
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -136,10 +143,6 @@ def mediator_cases(user) -> QuerySet[MediationCase]:
     ).select_related("complaint", "complaint__merchant", "complaint__consumer", "mediation_body", "mediator")
 
 
-def _latest_proposal() -> QuerySet[Proposal]:
-    return Proposal.objects.filter(case=OuterRef("pk")).order_by("-issued_at", "-pk")
-
-
 def _answer_of(side: str) -> Subquery:
     """The side's decision on the case's latest proposal."""
     return Subquery(
@@ -149,58 +152,95 @@ def _answer_of(side: str) -> Subquery:
     )
 
 
-def workspace_queues(user, *, now: datetime | None = None) -> list[Queue]:
-    """The six queues of the workspace, each sorted by its due date (earliest first), in one query.
-
-    A case is in one queue by its state, except that the overdue queue is the list of breaches (D18):
-    a proposal still awaiting answers past the outcome date is in both "overdue" and "proposals".
-    """
-    now = now or clock.now()
-    cases = (
-        mediator_cases(user)
-        .filter(state__in=ACTIVE_CASE_STATES)
-        .annotate(
-            proposal_due_at=Subquery(_latest_proposal().values("acceptance_due_at")[:1]),
-            consumer_answer=_answer_of(PartySide.CONSUMER),
-            merchant_answer=_answer_of(PartySide.MERCHANT),
-            documents_requested_at=Subquery(
-                DocumentRequest.objects.filter(case=OuterRef("pk"), fulfilled_at__isnull=True)
-                .order_by("-requested_at")
-                .values("requested_at")[:1]
-            ),
-        )
-        .order_by("referred_at", "pk")
+def queue_rows(queryset: QuerySet[MediationCase] | None = None) -> QuerySet[MediationCase]:
+    """What a row of a queue shows: the parties, and (computed for the rows shown only) the answers
+    to the latest proposal and the date documents were asked for."""
+    queryset = MediationCase.objects.all() if queryset is None else queryset
+    return queryset.select_related(
+        "complaint", "complaint__merchant", "complaint__consumer", "mediation_body", "mediator"
+    ).annotate(
+        consumer_answer=_answer_of(PartySide.CONSUMER),
+        merchant_answer=_answer_of(PartySide.MERCHANT),
+        documents_requested_at=Subquery(
+            DocumentRequest.objects.filter(case=OuterRef("pk"), fulfilled_at__isnull=True)
+            .order_by("-requested_at")
+            .values("requested_at")[:1]
+        ),
     )
-    queues = {key: Queue(key, title, label, help) for key, title, label, help in QUEUE_DEFINITIONS}
 
-    def add(key: str, case: MediationCase, moment: datetime | None, *, counted: bool = True, **more) -> None:
-        when = due(moment, case, now) if counted else Due(moment)
-        queues[key].entries.append(QueueEntry(case, when, **more))
 
-    def answer(decision: str | None) -> str:
-        return ResponseDecision(decision or ResponseDecision.PENDING).label
+def queue_querysets(user, *, body_ids, now: datetime) -> dict[str, tuple[QuerySet[MediationCase], tuple]]:
+    """Each queue as (queryset, order): the order is the queue's legal due date (the referral date for
+    incomplete files, whose clock is stopped), served by a (mediation_body, state, date, id) index.
 
-    for case in cases:
-        if case.state == CaseState.RECEIVED:
-            add(NEW if case.mediator_id is None else ADMISSIBILITY, case, case.admissibility_due_at)
-        elif case.state == CaseState.AWAITING_DOCUMENTS:
-            # The admissibility clock is stopped (D13): no due date, the request's date instead.
-            add(INCOMPLETE, case, case.documents_requested_at, counted=False)
-        if case.state in (CaseState.OPEN, CaseState.PROPOSAL_ISSUED) and case.outcome_due_at:
-            if case.outcome_due_at < now:
-                add(OVERDUE, case, case.outcome_due_at)
-            elif case.state == CaseState.OPEN:
-                add(OUTCOME, case, case.outcome_due_at)
-        if case.state == CaseState.PROPOSAL_ISSUED:
-            answers = {"consumer": answer(case.consumer_answer), "merchant": answer(case.merchant_answer)}
-            add(PROPOSALS, case, case.proposal_due_at, answers=answers)
+    `body_ids` are the bodies `user` is a mediator of, as literal ids (not a subquery) so that
+    PostgreSQL walks the index in order. A case is in one queue by its state, except that the overdue
+    queue is the list of breaches (D18): a proposal still awaiting answers past the outcome date is in
+    both "overdue" and "proposals".
+    """
+    ids = list(body_ids)
+    in_bodies = Q(mediation_body_id=ids[0]) if len(ids) == 1 else Q(mediation_body_id__in=ids)
+    # A case leaves "received" only by a mediator's act, and the first mediator to act on a free case
+    # takes it (services._act_as_mediator): past "received", "mine or nobody's" is "mine". Each queue
+    # is then one range of a (body, state, mediator, date, id) index, read in order.
+    mine = MediationCase.objects.filter(in_bodies, mediator=user)
+    received = MediationCase.objects.filter(
+        in_bodies, state=CaseState.RECEIVED, admissibility_due_at__isnull=False
+    )
+    return {
+        NEW: (received.filter(mediator__isnull=True), ("admissibility_due_at", "pk")),
+        INCOMPLETE: (mine.filter(state=CaseState.AWAITING_DOCUMENTS), ("referred_at", "pk")),
+        ADMISSIBILITY: (received.filter(mediator=user), ("admissibility_due_at", "pk")),
+        OUTCOME: (mine.filter(state=CaseState.OPEN, outcome_due_at__gte=now), ("outcome_due_at", "pk")),
+        OVERDUE: (
+            mine.filter(state__in=OUTCOME_RUNNING_STATES, outcome_due_at__lt=now),
+            ("outcome_due_at", "pk"),
+        ),
+        PROPOSALS: (
+            mine.filter(state=CaseState.PROPOSAL_ISSUED, proposal_due_at__isnull=False),
+            ("proposal_due_at", "pk"),
+        ),
+    }
 
-    def order(entry: QueueEntry):  # the earliest date first; a case without one last
-        return (entry.due.at is None, entry.due.at or now, entry.case.referred_at, entry.case.pk)
 
-    for queue in queues.values():
-        queue.entries.sort(key=order)
-    return [queues[key] for key, *_rest in QUEUE_DEFINITIONS]
+def queue_entry(key: str, case: MediationCase, now: datetime) -> QueueEntry:
+    """The case as a row of queue `key`, with the due date that queue is about and its days left."""
+    if key in (NEW, ADMISSIBILITY):
+        return QueueEntry(case, due(case.admissibility_due_at, case, now))
+    if key == INCOMPLETE:  # the admissibility clock is stopped (D13): the request's date instead
+        return QueueEntry(case, Due(case.documents_requested_at))
+    if key == PROPOSALS:
+        answers = {
+            "consumer": ResponseDecision(case.consumer_answer or ResponseDecision.PENDING).label,
+            "merchant": ResponseDecision(case.merchant_answer or ResponseDecision.PENDING).label,
+        }
+        return QueueEntry(case, due(case.proposal_due_at, case, now), answers=answers)
+    return QueueEntry(case, due(case.outcome_due_at, case, now))
+
+
+def empty_queue(key: str) -> Queue:
+    definition = next(d for d in QUEUE_DEFINITIONS if d[0] == key)
+    return Queue(*definition)
+
+
+def workspace_queues(
+    user, *, body_ids, size: int, count_limit: int, now: datetime | None = None
+) -> list[Queue]:
+    """The six queues of the workspace, each with its first `size` cases by due date (earliest first)
+    and its size counted up to `count_limit`: two queries, whatever the number of cases."""
+    now = now or clock.now()
+    querysets = queue_querysets(user, body_ids=body_ids, now=now)
+    counts = bounded_counts(
+        {key: queryset for key, (queryset, _order) in querysets.items()}, limit=count_limit
+    )
+    heads = list_heads(queue_rows(), querysets, size=size)
+    queues = []
+    for key, *_rest in QUEUE_DEFINITIONS:
+        queue = empty_queue(key)
+        queue.entries = [queue_entry(key, case, now) for case in heads[key]]
+        queue.count, queue.more = counts[key], heads[key].has_next
+        queues.append(queue)
+    return queues
 
 
 # --- The mediator's case page --------------------------------------------------------------------

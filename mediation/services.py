@@ -731,8 +731,10 @@ def proposal_issue(
             "issue_proposal",
             not_in_state_message=_("A proposal can be issued only in an open mediation."),
         )
-        case.save()
         now = clock.now()
+        acceptance_due_at = period_end(now, days=days, time_zone=_tz(case))
+        case.proposal_due_at = acceptance_due_at
+        case.save()
         statements = statements_snapshot()
         if agreement:
             for code, note in in_languages(AGREEMENT_RECORDED).items():
@@ -743,7 +745,7 @@ def proposal_issue(
             solution=solution,
             statements=statements,
             issued_at=now,
-            acceptance_due_at=period_end(now, days=days, time_zone=_tz(case)),
+            acceptance_due_at=acceptance_due_at,
         )
         for side in (PartySide.CONSUMER, PartySide.MERCHANT):
             response = ProposalResponse.objects.create(proposal=proposal, side=side)

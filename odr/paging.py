@@ -15,19 +15,22 @@ A conversation or a timeline is paged newest first and shown oldest first within
 (`KeysetPage.reversed()`, and `newest_first=True` with `older_label`/`newer_label` for the pager).
 
 `order` must end with a unique field (the primary key) so that the order is total, and its fields
-must not be NULL. The cursor in the URL (`?after=…` or `?before=…`) carries the values of the order
-fields of the row at the page's edge; a cursor that cannot be read (edited by hand, from an older
-version) gives the first page rather than an error.
+must not be NULL; they may follow relations (`user__last_name`), though only the model's own fields
+can be served by one of its indexes. The cursor in the URL (`?after=…` or `?before=…`) carries the
+values of the order fields of the row at the page's edge; a cursor that cannot be read (edited by
+hand, from an older version) gives the first page rather than an error.
 """
 
 import base64
+import datetime
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Q, QuerySet
+from django.db import connections
+from django.db.models import CharField, Q, QuerySet, Value
 from django.http import QueryDict
 
 AFTER = "after"
@@ -98,8 +101,18 @@ def _field_name(term: str) -> tuple[str, bool]:
     return (term[1:], True) if term.startswith("-") else (term, False)
 
 
+class _CursorEncoder(DjangoJSONEncoder):
+    """DjangoJSONEncoder cuts datetimes to the millisecond; a cursor needs them whole, or the rows
+    within the same millisecond as the page's edge would be skipped or shown twice."""
+
+    def default(self, o):
+        if isinstance(o, datetime.datetime | datetime.time):
+            return o.isoformat()
+        return super().default(o)
+
+
 def _encode(values: list) -> str:
-    text = json.dumps(values, cls=DjangoJSONEncoder, separators=(",", ":"))
+    text = json.dumps(values, cls=_CursorEncoder, separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -107,6 +120,28 @@ def cursor_after(values: Sequence) -> str:
     """A cursor for the rows after `values` (the order fields' values, which no row need hold): a link
     to the page that starts at a given row, e.g. `?after=` + cursor_after([stream, seq - 1])."""
     return _encode(list(values))
+
+
+def _model_field(model, name: str):
+    """The model field `name` names, following relations (`user__last_name`); None if there is none."""
+    *path, last = name.split("__")
+    try:
+        for step in path:
+            model = model._meta.get_field(step).related_model
+            if model is None:
+                return None
+        return model._meta.pk if last == "pk" else model._meta.get_field(last)
+    except FieldDoesNotExist:
+        return None
+
+
+def _value(row, name: str):
+    """The value of the order field `name` on a row (a model instance, or a dict from .values())."""
+    if isinstance(row, dict):
+        return row[name]
+    for step in name.split("__"):
+        row = getattr(row, step)
+    return row
 
 
 def _decode(cursor: str, queryset: QuerySet, names: Sequence[str]) -> list | None:
@@ -121,10 +156,7 @@ def _decode(cursor: str, queryset: QuerySet, names: Sequence[str]) -> list | Non
     for name, value in zip(names, raw, strict=True):
         if value is None or isinstance(value, (dict, list)):
             return None
-        try:
-            model_field = queryset.model._meta.get_field("pk" if name == "pk" else name)
-        except FieldDoesNotExist:
-            model_field = queryset.model._meta.pk if name == "pk" else None
+        model_field = _model_field(queryset.model, name)
         if model_field is None:
             return None
         try:
@@ -147,7 +179,12 @@ def _beyond(order: Sequence[str], values: list, *, forward: bool) -> Q:
         lookup = "lt" if descending == forward else "gt"
         condition |= equal_so_far & Q(**{f"{name}__{lookup}": value})
         equal_so_far &= Q(**{name: value})
-    return condition
+    # The same rows, plus a plain range on the first field: PostgreSQL cannot start an index scan
+    # from the OR above, but it can from `a >= va` (its "Index Cond"), so a deep page reads the page's
+    # rows and not every row before it.
+    first, descending = _field_name(order[0])
+    bound = Q(**{f"{first}__{'lte' if descending == forward else 'gte'}": values[0]})
+    return bound & condition
 
 
 def _reversed(order: Sequence[str]) -> list[str]:
@@ -155,10 +192,7 @@ def _reversed(order: Sequence[str]) -> list[str]:
 
 
 def _cursor_of(row, order: Sequence[str]) -> str:
-    names = [_field_name(term)[0] for term in order]
-    if isinstance(row, dict):  # a .values() queryset
-        return _encode([row[name] for name in names])
-    return _encode([getattr(row, name) for name in names])
+    return _encode([_value(row, _field_name(term)[0]) for term in order])
 
 
 def keyset_page(
@@ -208,3 +242,84 @@ def keyset_page(
         previous_cursor=_cursor_of(rows[0], order) if rows and after is not None else "",
         **links,
     )
+
+
+# --- Dashboards: the first rows of several lists, and their sizes up to a bound ------------------------
+
+
+def _sort(rows: list, order: Sequence[str]) -> list:
+    """`rows` in `order` (mixed directions), in Python: one stable sort per term, the last term first."""
+    for term in reversed(order):
+        name, descending = _field_name(term)
+        rows.sort(key=lambda row, name=name: _value(row, name), reverse=descending)
+    return rows
+
+
+def list_heads(rows: QuerySet, lists: dict[str, tuple[QuerySet, Sequence[str]]], *, size: int) -> dict:
+    """The first `size` rows of each named list, in one query whatever the lists' lengths.
+
+    `lists` maps a name to (queryset, order); `rows` says what to load for each row (select_related,
+    annotations) and must be of the same model. One `UNION ALL` of `rows.filter(pk IN (the list's
+    first size+1 keys))`: each part is an index scan stopped after size+1 rows, so a dashboard of
+    several lists costs one query, constant in the number of rows behind each list. Returns
+    {name: KeysetPage} (no cursors: `has_next` says whether the list goes on beyond these rows).
+    """
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    if not lists:
+        return {}
+    parts = [
+        rows.filter(pk__in=queryset.order_by(*order).values("pk")[: size + 1])
+        .annotate(_list=Value(name, output_field=CharField()))
+        .order_by()
+        for name, (queryset, order) in lists.items()
+    ]
+    grouped: dict[str, list] = {name: [] for name in lists}
+    for row in parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]:
+        grouped[row._list].append(row)
+    heads = {}
+    for name, (_queryset, order) in lists.items():
+        found = _sort(grouped[name], order)
+        heads[name] = KeysetPage(items=found[:size], next_cursor="more" if len(found) > size else "")
+    return heads
+
+
+class BoundedCount(int):
+    """A count that stopped at `limit` + 1: `label` is "1000+" beyond the limit, the number otherwise."""
+
+    limit: int
+
+    def __new__(cls, value: int, *, limit: int):
+        count = super().__new__(cls, min(value, limit + 1))
+        count.limit = limit
+        return count
+
+    @property
+    def exceeds(self) -> bool:
+        return self > self.limit
+
+    @property
+    def label(self) -> str:
+        return f"{self.limit}+" if self.exceeds else str(int(self))
+
+
+def bounded_counts(querysets: dict[str, QuerySet], *, limit: int) -> dict[str, BoundedCount]:
+    """The number of rows of each queryset, counted up to `limit` + 1 (beyond: "limit+").
+
+    One query, `SELECT (SELECT COUNT(*) FROM (… LIMIT limit+1)), …`: each count stops after limit+1
+    rows of its index, so a counter reads "1000+" rather than counting 200,000 rows on every view.
+    """
+    if not querysets:
+        return {}
+    names = list(querysets)
+    using = next(iter(querysets.values())).db
+    selects, params = [], []
+    for name in names:
+        sql, part_params = (
+            querysets[name].order_by().values("pk")[: limit + 1].query.get_compiler(using).as_sql()
+        )
+        selects.append(f"(SELECT COUNT(*) FROM ({sql}) AS bounded_{len(selects)})")
+        params.extend(part_params)
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(selects)}", params)
+        values = cursor.fetchone()
+    return {name: BoundedCount(int(value), limit=limit) for name, value in zip(names, values, strict=True)}

@@ -9,13 +9,16 @@ from django.views.decorators.http import require_POST
 
 from odr.consent.models import ConsentRecord
 from odr.consent.views import receipt_download_response
+from odr.paging import keyset_page
 from odr.web import attempt, get_or_404
 
 from .. import services
 from ..forms import WithdrawForm
 from ..models import ComplaintDraft
 from ..rules import is_complaint_consumer
-from ..selectors import complaint_get_for, consumer_cases
+from ..selectors import CONSUMER_CASES_ORDER, complaint_get_for, consumer_cases, with_next_deadlines
+
+PAGE_SIZE = 25
 
 
 def _own_complaint(request, reference):
@@ -28,11 +31,15 @@ def _own_complaint(request, reference):
 
 @login_required
 def my_cases(request):
+    page = keyset_page(
+        consumer_cases(request.user), order=CONSUMER_CASES_ORDER, request=request, size=PAGE_SIZE
+    )
     return render(
         request,
         "complaints/my_cases.html",
         {
-            "complaints": consumer_cases(request.user),
+            "complaints": with_next_deadlines(page),
+            "page": page,
             "draft": ComplaintDraft.objects.filter(consumer=request.user)
             .select_related("merchant", "invitation")
             .first(),

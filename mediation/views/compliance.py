@@ -11,12 +11,10 @@ that does not exist. Thin views: parse, check, call one selector or service.
 """
 
 from datetime import date
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
@@ -31,10 +29,11 @@ from odr.accounts.models import MediationBody, Role
 from odr.accounts.selectors import is_compliance_officer_of, remember_memberships
 from odr.audit.models import AuditEvent
 from odr.audit.services import audit_verify
+from odr.context_processors import Navigation
 from odr.deadlines.calendar import local_date
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.documents.services import document_request
-from odr.paging import cursor_after, keyset_page
+from odr.paging import bounded_counts, cursor_after, keyset_page
 
 from ..dashboard import (
     BREACH_KINDS,
@@ -65,6 +64,16 @@ def body_for_officer_or_404(user, slug: str) -> MediationBody:
     return body
 
 
+def _officer_list(request, slug: str):
+    """(body, nav) for a compliance list, or 404: the role is read from the layout's memberships
+    (one query for both), so that a list page costs at most six queries."""
+    nav = Navigation(request.user)
+    body = nav.compliance_body(slug)
+    if body is None:
+        raise Http404
+    return body, nav
+
+
 # The role an event's actor acted in, as the trail records it (a code), in words.
 ROLE_LABELS = {
     "consumer": gettext_lazy("consumer"),
@@ -85,16 +94,21 @@ def _with_role_labels(events) -> list:
 
 @login_required
 def body_documents(request, slug):
-    body = body_for_officer_or_404(request.user, slug)
+    body, nav = _officer_list(request, slug)
     documents = GeneratedDocument.objects.filter(
         subject_reference=body_reference(body), kind__in=BODY_DOCUMENT_KINDS
     )
     this_year = timezone.localdate().year
+    page = keyset_page(documents, order=("-requested_at", "-pk"), request=request, size=PAGE_SIZE)
     context = {
+        "nav": nav,
         "body": body,
-        "documents": documents,
+        "documents": page,
+        "page": page,
         "years": range(this_year, this_year - 6, -1),
-        "in_progress": any(d.status in (DocumentStatus.PENDING, DocumentStatus.RUNNING) for d in documents),
+        # Documents in the making are the newest: the first page's (a page further on does not poll).
+        "in_progress": not page.has_previous
+        and any(d.status in (DocumentStatus.PENDING, DocumentStatus.RUNNING) for d in page),
         "error": request.GET.get("error"),
     }
     if request.htmx and request.GET.get("part") == "documents":  # the list polls itself while in progress
@@ -146,11 +160,7 @@ def body_document_generate(request, slug):
 FIRST_YEAR = 2000
 LONGEST_RANGE_DAYS = 5 * 366  # a date range of at most five years: about sixty bars a chart
 PAGE_SIZE = 50
-
-
-def _querystring(**parameters) -> str:
-    """The list's filters for its page links, encoded (the page number is added by the template)."""
-    return urlencode({name: value for name, value in parameters.items() if value})
+COUNT_LIMIT = 1000  # the lists' counters stop there ("more than 1000"): a count reads its rows
 
 
 def _period(body: MediationBody, query, today: date):
@@ -210,7 +220,7 @@ def dashboard(request, slug):
 def breaches(request, slug):
     """The deadline breaches of the body's cases (D3, D12, D16–D18): filter by kind and by whether the
     duty is still owed; sorted by due date."""
-    body = body_for_officer_or_404(request.user, slug)
+    body, nav = _officer_list(request, slug)
     now = clock.now()
     tz = ZoneInfo(body.time_zone)
     kind = request.GET.get("kind", "")
@@ -218,18 +228,19 @@ def breaches(request, slug):
     state = request.GET.get("state", "")
     state = state if state in ("open", "ended") else ""
     sort = "due" if request.GET.get("sort") == "due" else "-due"
-    rows = annotate_breaches(breaches_of(body, now=now)).order_by(
-        "due_at" if sort == "due" else "-due_at", "pk"
-    )
+    rows = annotate_breaches(breaches_of(body, now=now))
     if kind:
         rows = rows.filter(kind=kind)
     if state:
         rows = rows.filter(ended_at__isnull=state == "open")
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    order = ("due_at", "pk") if sort == "due" else ("-due_at", "-pk")
+    page = keyset_page(rows, order=order, request=request, size=PAGE_SIZE)
+    count = bounded_counts({"rows": rows}, limit=COUNT_LIMIT)["rows"]
     return render(
         request,
         "compliance/breaches.html",
         {
+            "nav": nav,
             "body": body,
             "page": page,
             "breaches": [
@@ -242,10 +253,10 @@ def breaches(request, slug):
                 for deadline in page
             ],
             "kinds": [(value, BREACH_LABELS[value]) for value in BREACH_KINDS],
+            "count": count,
             "kind": kind,
             "state": state,
             "sort": sort,
-            "querystring": _querystring(kind=kind, state=state, sort=sort),
             "section": "breaches",
         },
     )
@@ -255,15 +266,11 @@ def breaches(request, slug):
 @require_GET
 def cases(request, slug):
     """The body's cases, searchable by reference (the case's or its complaint's), with their dates."""
-    body = body_for_officer_or_404(request.user, slug)
+    body, nav = _officer_list(request, slug)
     query = request.GET.get("q", "").strip()[:40]
     state = request.GET.get("state", "")
     state = state if state in CaseState.values else ""
-    rows = (
-        MediationCase.objects.filter(mediation_body=body)
-        .select_related("complaint")
-        .order_by("-referred_at", "-pk")
-    )
+    rows = MediationCase.objects.filter(mediation_body=body).select_related("complaint")
     if query:
         rows = rows.filter(Q(reference__icontains=query) | Q(complaint__reference__icontains=query))
     if state:
@@ -272,12 +279,14 @@ def cases(request, slug):
         request,
         "compliance/cases.html",
         {
+            "nav": nav,
             "body": body,
-            "page": Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")),
+            # Newest first, through the (mediation_body[, state], referred_at, id) indexes.
+            "page": keyset_page(rows, order=("-referred_at", "-pk"), request=request, size=PAGE_SIZE),
+            "count": bounded_counts({"rows": rows}, limit=COUNT_LIMIT)["rows"],
             "query": query,
             "state": state,
             "states": CaseState.choices,
-            "querystring": _querystring(q=query, state=state),
             "section": "cases",
         },
     )

@@ -20,9 +20,11 @@ from django.views.decorators.http import require_POST
 
 from complaints.models import Evidence
 from complaints.views.shared import file_response
-from odr.accounts.models import Role
+from odr import clock
 from odr.accounts.selectors import remember_memberships
+from odr.context_processors import Navigation
 from odr.deadlines.calendar import zone
+from odr.paging import keyset_page
 from odr.web import attempt, form_errors, get_or_404
 
 from .. import services
@@ -37,10 +39,24 @@ from ..forms import (
     ProposalForm,
     RejectForm,
 )
-from ..queues import colleagues_of, mediator_case_page, workspace_queues
+from ..queues import (
+    QUEUE_KEYS,
+    colleagues_of,
+    empty_queue,
+    mediator_case_page,
+    queue_entry,
+    queue_querysets,
+    queue_rows,
+    workspace_queues,
+)
 from ..rules import is_case_mediator
 from ..selectors import cases_visible_to
 from ..statements import LEGAL_EFFECT, MANDATORY_STATEMENTS, WITHDRAWAL_AT_ANY_TIME
+
+# The workspace shows each queue's first rows, counted up to a bound; a queue's own page is paged.
+WORKSPACE_ROWS = 10
+QUEUE_PAGE_SIZE = 50
+QUEUE_COUNT_LIMIT = 1000
 
 # Each form of the case page: its class and the prefix of its ids (several forms share field names).
 FORMS = {
@@ -131,11 +147,23 @@ def _act(request, case, form_name: str, service, *, success: str, anchor: str):
 
 @login_required
 def workspace(request):
-    """The queues of the mediator's cases, each sorted by its legal due date, with days left."""
-    if not request.user.memberships.filter(role=Role.MEDIATOR).exists():
+    """The queues of the mediator's cases, each sorted by its legal due date, with days left: the first
+    rows of each and a "see all" link to the queue's own paged list (`?queue=<key>`)."""
+    nav = Navigation(request.user)  # the layout's one query, also giving the user's bodies
+    body_ids = [body.pk for body in nav.mediator_bodies]
+    if not body_ids:
         raise Http404
-    queues = workspace_queues(request.user)
-    return render(request, "mediator/workspace.html", {"queues": queues})
+    key = request.GET.get("queue", "")
+    if key in QUEUE_KEYS:
+        queryset, order = queue_querysets(request.user, body_ids=body_ids, now=clock.now())[key]
+        page = keyset_page(queue_rows(queryset), order=order, request=request, size=QUEUE_PAGE_SIZE)
+        queue = empty_queue(key)
+        queue.entries = [queue_entry(key, case, clock.now()) for case in page]
+        return render(request, "mediator/workspace_queue.html", {"nav": nav, "queue": queue, "page": page})
+    queues = workspace_queues(
+        request.user, body_ids=body_ids, size=WORKSPACE_ROWS, count_limit=QUEUE_COUNT_LIMIT
+    )
+    return render(request, "mediator/workspace.html", {"nav": nav, "queues": queues})
 
 
 @login_required

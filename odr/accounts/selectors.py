@@ -21,19 +21,10 @@ def remember_memberships(user) -> list[Membership]:
     """Read `user`'s memberships (with merchant and body) once and keep them on the user object."""
     remembered = getattr(user, REMEMBERED, None)
     if remembered is None:
-        remembered = list(user.memberships.select_related("merchant", "mediation_body").order_by("pk"))
+        related = ("merchant__mediation_body", "mediation_body")
+        remembered = list(user.memberships.select_related(*related).order_by("pk"))
         setattr(user, REMEMBERED, remembered)
     return remembered
-
-
-def memberships_of(user) -> list[Membership]:
-    """The user's memberships with their organisations: the remembered list, or one query."""
-    if not _authenticated(user):
-        return []
-    remembered = getattr(user, REMEMBERED, None)
-    if remembered is not None:
-        return remembered
-    return list(user.memberships.select_related("merchant", "mediation_body").order_by("pk"))
 
 
 def is_merchant_staff(user, merchant) -> bool:

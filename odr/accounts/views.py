@@ -18,10 +18,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from odr.context_processors import Navigation
 from odr.errors import DomainError
+from odr.paging import keyset_page
 
 from .access import merchant_get_for
-from .models import INVITATION_VALID_DAYS, MERCHANT_ROLES, Membership, Merchant, StaffInvitation
+from .models import INVITATION_VALID_DAYS, MERCHANT_ROLES, Membership, Merchant, Role, StaffInvitation
 from .selectors import is_merchant_owner
 from .services import (
     invitation_problem,
@@ -58,18 +60,33 @@ def _back_to_team(merchant: Merchant):
 @login_required
 @require_GET
 def members(request, merchant_id: int):
-    merchant = _merchant_or_404(request.user, merchant_id)
-    is_owner = is_merchant_owner(request.user, merchant)
-    memberships = (
-        Membership.objects.filter(merchant=merchant, role__in=MERCHANT_ROLES)
-        .select_related("user")
-        .order_by("-role", "user__last_name", "user__first_name", "user__email")
+    nav = Navigation(request.user)  # the layout's one query, also giving the person's role here
+    membership = nav.staff_membership(merchant_id)
+    if membership is None:
+        raise Http404
+    merchant = membership.merchant
+    is_owner = membership.role == Role.MERCHANT_OWNER
+    # Owners first, then by name: a page of the merchant's staff (the sort reads this merchant's
+    # memberships only, through the membership's merchant index).
+    memberships = keyset_page(
+        Membership.objects.filter(merchant=merchant, role__in=MERCHANT_ROLES).select_related("user"),
+        order=("-role", "user__last_name", "user__first_name", "user__email", "pk"),
+        request=request,
+        size=TEAM_PAGE_SIZE,
     )
-    invitations = pending_invitations(merchant).select_related("invited_by").order_by("invited_at")
+    invitations = keyset_page(
+        pending_invitations(merchant).select_related("invited_by"),
+        order=("invited_at", "pk"),
+        request=request,
+        size=TEAM_PAGE_SIZE,
+        prefix="inv_",
+        anchor="invitations-heading",
+    )
     return render(
         request,
         "team/members.html",
         {
+            "nav": nav,
             "merchant": merchant,
             "is_owner": is_owner,
             "memberships": memberships,
@@ -168,6 +185,8 @@ def invitation_accept(request, token: str):
 
 
 # --- Settings: the designated mediator and the text to publish (D5, L616-1, R616-1) ---------------
+
+TEAM_PAGE_SIZE = 50
 
 NOTICE_LANGUAGES = [("fr", "Français"), ("en", "English")]
 

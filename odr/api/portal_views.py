@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from odr.accounts.access import merchant_get_for
 from odr.accounts.models import Merchant
 from odr.accounts.selectors import is_merchant_owner
+from odr.paging import keyset_page
 from odr.web import attempt
 
 from .keys import api_key_create, api_key_revoke
@@ -43,6 +44,9 @@ def _merchant_or_404(user, merchant_id: int) -> Merchant:
         raise Http404 from None
 
 
+PAGE_SIZE = 50
+
+
 def _list_page(request, merchant: Merchant, form=None):
     is_owner = is_merchant_owner(request.user, merchant)
     return render(
@@ -51,7 +55,13 @@ def _list_page(request, merchant: Merchant, form=None):
         {
             "merchant": merchant,
             "is_owner": is_owner,
-            "keys": ApiKey.objects.filter(merchant=merchant).select_related("created_by", "revoked_by"),
+            # Newest first, a page at a time (the (merchant, created_at, id) index).
+            "keys": keyset_page(
+                ApiKey.objects.filter(merchant=merchant).select_related("created_by", "revoked_by"),
+                order=("-created_at", "-pk"),
+                request=request,
+                size=PAGE_SIZE,
+            ),
             "form": (form or ApiKeyForm()) if is_owner else None,
         },
     )

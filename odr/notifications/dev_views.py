@@ -5,7 +5,11 @@ from email import message_from_bytes, policy
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from odr.paging import keyset_page
+
 from .models import DevMailboxEmail
+
+PAGE_SIZE = 100
 
 
 def _attachments(email: DevMailboxEmail) -> list:
@@ -14,7 +18,12 @@ def _attachments(email: DevMailboxEmail) -> list:
 
 
 def mailbox(request):
-    emails = DevMailboxEmail.objects.only("pk", "to", "subject", "sent_at")[:200]
+    emails = keyset_page(
+        DevMailboxEmail.objects.only("pk", "to", "subject", "sent_at"),
+        order=("-sent_at", "-pk"),
+        request=request,
+        size=PAGE_SIZE,
+    )
     return render(request, "dev/mailbox.html", {"emails": emails})
 
 

@@ -12,7 +12,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from odr.accounts.access import merchant_get_for
+from odr.accounts.models import Role
 from odr.accounts.selectors import is_merchant_owner
+from odr.context_processors import Navigation
+from odr.paging import keyset_page
 from odr.web import attempt, form_errors, get_or_404
 
 from .events import EVENTS
@@ -60,7 +63,9 @@ def endpoint_list(request, merchant_id: int):
         {
             "merchant": merchant,
             "is_owner": is_owner,
-            "endpoints": endpoints_of(merchant),
+            "endpoints": keyset_page(
+                endpoints_of(merchant), order=("created_at", "pk"), request=request, size=LOG_SIZE
+            ),
             "form": form if is_owner else None,
         },
     )
@@ -69,9 +74,15 @@ def endpoint_list(request, merchant_id: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def endpoint_detail(request, merchant_id: int, endpoint_id: int):
-    endpoint = _endpoint_or_404(request, merchant_id, endpoint_id)
-    merchant = endpoint.merchant
-    is_owner = is_merchant_owner(request.user, merchant)
+    # The person's role from the layout's memberships (one query for both): the page and its
+    # delivery log stay within the lists' query budget. A 404 alike for missing and forbidden.
+    nav = Navigation(request.user)
+    membership = nav.staff_membership(merchant_id)
+    endpoint = membership and endpoints_of(membership.merchant).filter(pk=endpoint_id).first()
+    if not endpoint:
+        raise Http404
+    endpoint.merchant = merchant = membership.merchant
+    is_owner = membership.role == Role.MERCHANT_OWNER
     initial = {k: getattr(endpoint, k) for k in ("url", "description", "events", "active")}
     form = EndpointEditForm(request.POST or None, initial=initial)
     if request.method == "POST":
@@ -85,13 +96,21 @@ def endpoint_detail(request, merchant_id: int, endpoint_id: int):
                 return _to_detail(endpoint)
         else:
             form_errors(request, form)
-    deliveries = list(endpoint_deliveries(endpoint)[:LOG_SIZE])
+    # Newest first, a page at a time: older deliveries stay reachable through the pager.
+    deliveries = keyset_page(
+        endpoint_deliveries(endpoint),
+        order=("-created_at", "-pk"),
+        request=request,
+        size=LOG_SIZE,
+        anchor="log-heading",
+    )
     for message in deliveries:
         message.can_resend = can_resend(message)
     return render(
         request,
         "webhooks/detail.html",
         {
+            "nav": nav,
             "merchant": merchant,
             "endpoint": endpoint,
             "is_owner": is_owner,

@@ -9,8 +9,8 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from odr.accounts.models import User
-from odr.paging import cursor_after, keyset_page
-from tests.factories import MerchantFactory, UserFactory
+from odr.paging import bounded_counts, cursor_after, keyset_page, list_heads
+from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2026, 3, 1, 9, 0, tzinfo=PARIS)
@@ -131,3 +131,60 @@ def test_a_cursor_made_from_values_starts_a_page_at_the_first_row_after_them(peo
     )
     assert [p.pk for p in page] == [p.pk for p in ordered[7:12]]
     assert page.has_previous
+
+
+# --- Extensions for the lists of issue 14 -------------------------------------------------------------
+
+
+def test_rows_within_the_same_millisecond_are_neither_skipped_nor_repeated(db):
+    # DjangoJSONEncoder writes datetimes to the millisecond: the cursor must keep the microseconds.
+    moment = START.replace(microsecond=123_000)
+    people = [UserFactory(date_joined=moment + timedelta(microseconds=n * 100)) for n in range(7)]
+    queryset = User.objects.filter(pk__in=[p.pk for p in people])
+    for order in (("-date_joined", "-pk"), ("date_joined", "pk")):
+        pages, _queries = walk(queryset, order, size=2)
+        assert [pk for page in pages for pk in page] == list(
+            queryset.order_by(*order).values_list("pk", flat=True)
+        ), order
+
+
+def test_orders_may_follow_relations(db):
+    from odr.accounts.models import Membership, Role
+
+    merchant = MerchantFactory()
+    for last in ["Petit", "Bernard", "Moreau", "Durand", "Bernard"]:
+        MembershipFactory(role=Role.MERCHANT_AGENT, merchant=merchant, user=UserFactory(last_name=last))
+    queryset = Membership.objects.filter(merchant=merchant).select_related("user")
+    order = ("user__last_name", "pk")
+    seen, url = [], "/team/"
+    while url:
+        page = keyset_page(queryset, order=order, request=get(url), size=2)
+        seen.extend(m.user.last_name for m in page)
+        url = "/team/" + page.next_url if page.has_next else ""
+    assert seen == ["Bernard", "Bernard", "Durand", "Moreau", "Petit"]
+
+
+def test_list_heads_gives_each_lists_first_rows_in_one_query(people):
+    lists = {
+        "newest": (people, ("-date_joined", "-pk")),
+        "oldest": (people, ("date_joined", "pk")),
+        "none": (people.filter(pk__lt=0), ("pk",)),
+        "three": (people.filter(pk__in=list(people.values_list("pk", flat=True)[:3])), ("pk",)),
+    }
+    with CaptureQueriesContext(connection) as captured:
+        heads = list_heads(User.objects.all(), lists, size=4)
+    assert len(captured) == 1
+    for name, (queryset, order) in lists.items():
+        expected = list(queryset.order_by(*order).values_list("pk", flat=True))
+        assert [p.pk for p in heads[name]] == expected[:4], name
+        assert heads[name].has_next == (len(expected) > 4), name
+
+
+def test_bounded_counts_count_up_to_their_limit_in_one_query(people):
+    few = people.filter(pk__in=[p.pk for p in people[:3]])
+    with CaptureQueriesContext(connection) as captured:
+        counts = bounded_counts({"all": people, "few": few}, limit=10)
+    assert len(captured) == 1
+    assert counts["all"].exceeds and counts["all"].label == "10+"
+    assert counts["few"] == 3 and not counts["few"].exceeds and counts["few"].label == "3"
+    assert bounded_counts({"exact": people}, limit=23)["exact"].label == "23"
