@@ -28,7 +28,7 @@ from odr import clock
 from odr.accounts.models import MediationBody, Role
 from odr.accounts.selectors import is_compliance_officer_of, remember_memberships
 from odr.audit.models import AuditEvent
-from odr.audit.services import audit_verify
+from odr.audit.services import audit_snapshot, audit_verify
 from odr.context_processors import Navigation
 from odr.deadlines.calendar import local_date
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
@@ -337,10 +337,11 @@ def case_audit(request, slug, reference):
     if request.htmx and request.GET.get("part") == "exports":  # the list polls itself while in progress
         return render(request, "compliance/_audit_exports.html", context)
     streams = (case.complaint.reference, case.reference)
-    context["chains"] = [
-        {"title": title, "stream": stream, "verification": audit_verify(stream=stream)}
-        for title, stream in zip((_("Complaint"), _("Mediation")), streams, strict=True)
-    ]
+    with audit_snapshot():  # both chains in one consistent read, one transaction
+        context["chains"] = [
+            {"title": title, "stream": stream, "verification": audit_verify(stream=stream)}
+            for title, stream in zip((_("Complaint"), _("Mediation")), streams, strict=True)
+        ]
     # Every chain is verified in full above; the table shows one page of their events, both chains in
     # one list ("C-…" sorts before "M-…": the complaint's chain first, as on the record).
     events = keyset_page(

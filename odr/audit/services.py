@@ -6,9 +6,9 @@ from odr import clock
 
 from .chain import event_hash, normalise_payload
 from .models import AuditEvent, AuditStreamHead
-from .verification import ChainVerification, verify_chains
+from .verification import ChainVerification, audit_snapshot, verify_chains
 
-__all__ = ["ChainVerification", "audit_record", "audit_verify"]
+__all__ = ["ChainVerification", "audit_record", "audit_snapshot", "audit_verify"]
 
 
 def audit_record(*, stream: str, kind: str, actor=None, actor_role: str = "", payload=None) -> AuditEvent:

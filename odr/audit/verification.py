@@ -146,7 +146,7 @@ def _verify_range(*, stream, low, high, since_checkpoint) -> ChainVerification:
     event_where = [clause.replace("h.stream", "e.stream") for clause in where]
     if since_checkpoint:
         where.append(_CHANGED)
-    with _snapshot():
+    with audit_snapshot():
         heads = _rows(
             "SELECT h.stream, h.last_seq, h.last_hash, h.checkpointed_seq, h.checkpointed_hash "
             f"FROM audit_auditstreamhead h {_where(where)} ORDER BY h.stream{_collate()}",
@@ -373,14 +373,16 @@ def _prefetched(cursor):
         reader.join()
 
 
-class _snapshot:
+class audit_snapshot:
     """One consistent view for both reads (REPEATABLE READ when this opens the transaction), so an
     append committed between the heads' read and the events' read cannot look like tampering; and a
     transaction, so PostgreSQL's named cursors stream instead of being materialised WITH HOLD."""
 
     def __enter__(self):
         outermost = not connection.in_atomic_block
-        self._atomic = transaction.atomic()
+        # Inside a caller's transaction (a page verifying two chains in one snapshot, a test), join
+        # it: a read needs no savepoint of its own.
+        self._atomic = transaction.atomic(savepoint=False)
         self._atomic.__enter__()
         if outermost and _on_postgresql():
             with connection.cursor() as cursor:

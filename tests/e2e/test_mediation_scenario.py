@@ -232,7 +232,7 @@ def test_mediator_admits_proposes_both_accept_consumer_downloads_record_complian
     _log_in(page, referred["agent"].email, PASSWORD)
     page.wait_for_url("**/merchant/")
     check("merchant-dashboard")
-    page.click(f'main section[aria-labelledby="mediation-title"] a[href$="/cases/{ref}/"]')
+    page.click(f'main section[aria-labelledby="in_mediation-title"] a[href$="/cases/{ref}/"]')
     page.wait_for_url(f"**/cases/{ref}/")
     assert PRIVATE_TEXT not in page.content(), "the merchant sees the consumer's private channel"
     assert page.locator("#messages article.message-private").count() == 0
