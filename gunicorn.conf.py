@@ -26,9 +26,13 @@ threads = _int("GUNICORN_THREADS", 4)
 # Each thread holds its own persistent database connection (CONN_MAX_AGE): the PostgreSQL server must
 # allow workers × threads connections per web host, plus the Celery workers'.
 
-# A request that runs past `timeout` is a bug or a hung dependency: the worker is killed and replaced.
-# Requests never wait on the broker (odr/tasks_enqueue.py); a PDF is rendered by the worker, not here.
+# `timeout`: a worker whose main loop stops answering for this long is killed and replaced. With
+# gthread that loop keeps beating while a request thread hangs, so it does not end a slow request:
+# PostgreSQL does, with a statement timeout set below it for the web processes only (the workers
+# inherit this environment; settings.ODR_DB_STATEMENT_TIMEOUT_MS). Requests never wait on the broker
+# (odr/tasks_enqueue.py); a PDF is rendered by the Celery worker, not here.
 timeout = _int("GUNICORN_TIMEOUT", 30)
+os.environ.setdefault("ODR_DB_STATEMENT_TIMEOUT_MS", str(max(timeout - 5, 1) * 1000))
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)  # requests in flight finish on a restart
 keepalive = _int("GUNICORN_KEEPALIVE", 5)  # behind a proxy that keeps connections open (nginx: 60 s)
 

@@ -119,6 +119,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int(
     "CONN_MAX_AGE", default=0 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 600
 )
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A bound on any one SQL statement, in milliseconds (0: none). gunicorn.conf.py sets it for the web
+# processes only (below their request timeout): a gthread worker's heartbeat runs in its main thread,
+# so gunicorn's timeout never ends a request stuck in the database. Workers and commands (the audit
+# check, a rebuild) read years of data and keep no bound.
+ODR_DB_STATEMENT_TIMEOUT_MS = env.int("ODR_DB_STATEMENT_TIMEOUT_MS", default=0)
+if ODR_DB_STATEMENT_TIMEOUT_MS and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c statement_timeout={ODR_DB_STATEMENT_TIMEOUT_MS} "
+        f"-c idle_in_transaction_session_timeout={ODR_DB_STATEMENT_TIMEOUT_MS}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

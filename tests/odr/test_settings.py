@@ -61,3 +61,25 @@ def test_seed_demo_refuses_to_run_outside_debug():
 def test_development_starts_with_debug_and_no_key():
     result = start_wsgi(DEBUG="1")
     assert result.returncode == 0, result.stderr
+
+
+def test_web_processes_bound_each_sql_statement_below_gunicorns_timeout_workers_do_not():
+    """gthread's heartbeat does not end a request stuck in PostgreSQL: the statement timeout does.
+    gunicorn.conf.py sets it for the web processes; a Celery worker or a command has none."""
+    show = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'odr.settings'; django.setup();"
+        "from django.conf import settings;"
+        "print(settings.DATABASES['default'].get('OPTIONS', {}).get('options', ''))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "ODR_DB_STATEMENT"))}
+    env.update(ODR_ENV_FILE=os.devnull, DATABASE_URL="postgres://nobody@127.0.0.1:1/none")
+
+    def options(script):
+        result = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "statement_timeout=25000" in options("import runpy; runpy.run_path('gunicorn.conf.py');" + show)
+    assert "statement_timeout" not in options(show)
