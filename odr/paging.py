@@ -32,6 +32,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 from django.db.models import CharField, Q, QuerySet, Value
 from django.http import QueryDict
+from django.utils.formats import number_format
 
 AFTER = "after"
 BEFORE = "before"
@@ -284,7 +285,7 @@ def list_heads(rows: QuerySet, lists: dict[str, tuple[QuerySet, Sequence[str]]],
 
 
 class BoundedCount(int):
-    """A count that stopped at `limit` + 1: `label` is "1000+" beyond the limit, the number otherwise."""
+    """A count that stopped at `limit` + 1: `label` is "1 000+" beyond the limit, the number otherwise."""
 
     limit: int
 
@@ -299,7 +300,8 @@ class BoundedCount(int):
 
     @property
     def label(self) -> str:
-        return f"{self.limit}+" if self.exceeds else str(int(self))
+        """In the page's language: "1 000+" in French, "1,000+" in English."""
+        return f"{number_format(self.limit, force_grouping=True)}+" if self.exceeds else str(int(self))
 
 
 def bounded_counts(querysets: dict[str, QuerySet], *, limit: int) -> dict[str, BoundedCount]:

@@ -7,9 +7,10 @@ import pytest
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from odr.accounts.models import User
-from odr.paging import bounded_counts, cursor_after, keyset_page, list_heads
+from odr.paging import BoundedCount, bounded_counts, cursor_after, keyset_page, list_heads
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -186,5 +187,10 @@ def test_bounded_counts_count_up_to_their_limit_in_one_query(people):
         counts = bounded_counts({"all": people, "few": few}, limit=10)
     assert len(captured) == 1
     assert counts["all"].exceeds and counts["all"].label == "10+"
+    with translation.override("fr"):
+        assert bounded_counts({"all": people}, limit=1000)["all"].label == "23"
+        assert BoundedCount(1001, limit=1000).label == "1\N{NO-BREAK SPACE}000+"
+    with translation.override("en"):
+        assert BoundedCount(1001, limit=1000).label == "1,000+"
     assert counts["few"] == 3 and not counts["few"].exceeds and counts["few"].label == "3"
     assert bounded_counts({"exact": people}, limit=23)["exact"].label == "23"
