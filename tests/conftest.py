@@ -22,17 +22,28 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """Let the throw-away test database accept TRUNCATE on the append-only tables.
 
     pytest-django's transactional tests empty every table with TRUNCATE after each test, which the
-    BEFORE TRUNCATE triggers of odr/dbtriggers.py refuse unless `odr.allow_truncate` is on. It is set
-    here on the test database only (a database default, so every later session has it), never in the
-    application. Tests that check the refusal turn it off for their transaction (SET LOCAL)."""
+    BEFORE TRUNCATE triggers of odr/dbtriggers.py refuse unconditionally. They are disabled here, on
+    the test database only (found in the catalogue, so a new one is covered too); the application
+    never does. The test that proves the refusal re-enables the trigger inside its own transaction
+    (ALTER TABLE is transactional on PostgreSQL: the rollback puts the test database back)."""
     if connection.vendor != "postgresql":
         return
     with django_db_blocker.unblock():
         name = connection.settings_dict["NAME"]
         assert name.startswith("test_"), name  # never the real database
         with connection.cursor() as cursor:
-            cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(name)} SET odr.allow_truncate = on")
-        connection.close()  # a database default applies to sessions opened after it
+            for table, trigger in truncate_triggers(cursor):
+                quote = connection.ops.quote_name
+                cursor.execute(f"ALTER TABLE {quote(table)} DISABLE TRIGGER {quote(trigger)}")
+
+
+def truncate_triggers(cursor) -> list[tuple[str, str]]:
+    """(table, trigger) of every BEFORE TRUNCATE trigger of the application (tgtype bit 32: TRUNCATE)."""
+    cursor.execute(
+        "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "WHERE NOT t.tgisinternal AND (t.tgtype & 32) <> 0 ORDER BY 1, 2"
+    )
+    return cursor.fetchall()
 
 
 @pytest.fixture

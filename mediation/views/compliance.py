@@ -355,7 +355,9 @@ def case_audit(request, slug, reference):
     context["events"] = events
     context["broken"] = set()
     for chain in context["chains"]:
-        if broken := chain["verification"].broken_event:
+        broken = chain["verification"].broken_event
+        # A head's problem (an emptied stream: pk None) has no event to mark or link to.
+        if broken and broken.pk is not None:
             context["broken"].add(broken.pk)
             # The page of the table that starts at the first broken event, whichever page is shown.
             chain["broken_url"] = f"?after={cursor_after([broken.stream, broken.seq - 1])}#events"

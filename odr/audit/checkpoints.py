@@ -6,6 +6,12 @@ receipts' Ed25519 key (odr/consent/keys.py; header typ `odr-audit-checkpoint+jws
 pass for a receipt), whose claims carry the SHA-256 of the previous checkpoint's JWS. The checkpoints
 form a chain of their own: dropping or rewriting one breaks the link of the next.
 
+The published JWS carries no stream name (D30: streams are case references, `U-<user id>`,
+`merchant-<id>`; a public list of them, day by day, would let anyone follow a case): only the SHA-256
+of the canonical head list (HEADS_DIGEST) and its length. The list itself stays in the platform's
+database, in the append-only checkpoint row; the verifier takes it from there and holds it to the
+signed digest, so the platform cannot swap it after publishing.
+
 Incremental, so it scales: only changed chains (the heads' partial index audit_head_changed), at most
 ODR_AUDIT_CHECKPOINT_MAX_HEADS per checkpoint (a busy day, or the first run on years of data, makes
 several checkpoints in a row). A chain rewritten after a checkpoint — even consistently, from its
@@ -30,14 +36,35 @@ from odr.consent.keys import jws_sign, jws_verify
 from .models import GENESIS_HASH, AuditCheckpoint
 
 TYPE = "odr-audit-checkpoint+jws"
-VERSION = "odr-audit-checkpoint/1"
+# /2: the heads as a digest (/1 published them; none was ever deployed, so /1 is not read).
+VERSION = "odr-audit-checkpoint/2"
 LOOKUP_BATCH = 5_000  # checkpointed heads looked up per query
-# A head is ~100 bytes of JSON (reference, sequence number, 64-hex hash): room for the largest setting.
+# The claims are a few hundred bytes now that the heads are a digest; the bound stays generous.
 MAX_PAYLOAD = 32 * 1024 * 1024
+# Every claim a checkpoint must carry, with its JSON type: anything else is a malformed file.
+CLAIMS = {
+    "version": str,
+    "number": int,
+    "created_at": str,
+    "previous": str,
+    "heads": int,
+    "heads_sha256": str,
+}
 
 
 def checkpoint_sha256(compact: str) -> str:
     return hashlib.sha256(compact.encode("ascii")).hexdigest()
+
+
+def head_list_encode(heads: Iterable) -> str:
+    """The canonical encoding the signed digest is taken over: the (stream, seq, hash) entries sorted,
+    as compact JSON (UTF-8, no spaces). Anyone can recompute it from the list."""
+    entries = sorted([str(stream), int(seq), str(hash_)] for stream, seq, hash_ in heads)
+    return json.dumps(entries, separators=(",", ":"), ensure_ascii=False)
+
+
+def head_list_sha256(encoded: str) -> str:
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
 def checkpoint_record(*, max_heads: int | None = None) -> list[AuditCheckpoint]:
@@ -59,24 +86,32 @@ def _record_one(max_heads: int) -> tuple[AuditCheckpoint | None, bool]:
             if connection.vendor == "postgresql":
                 # One checkpoint writer at a time (two beats, a manual run): numbers and links stay a chain.
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext('odr.audit.checkpoint'))")
+                # The heads' trigger (migration 0007) lets this transaction alone move their
+                # checkpointed points: the one that wrote a checkpoint row.
+                cursor.execute("SELECT txid_current()")
+                txid = cursor.fetchone()[0]
+            else:
+                txid = None
             cursor.execute(
                 "SELECT stream, last_seq, last_hash FROM audit_auditstreamhead "
                 "WHERE NOT (last_seq = checkpointed_seq) ORDER BY stream LIMIT %s",
                 [max_heads],
             )
             heads = cursor.fetchall()
-        previous = AuditCheckpoint.objects.order_by("-number").first()
+        previous = AuditCheckpoint.objects.defer("compact", "head_list").order_by("-number").first()
         if not heads and previous is not None and previous.created_at.date() == clock.now().date():
             return None, False  # nothing new, and today is already attested
         number = previous.number + 1 if previous else 1
         now = clock.now()
+        head_list = head_list_encode(heads)
         claims = {
             "version": VERSION,
             "iss": settings.ODR_PUBLIC_URL,
             "number": number,
             "created_at": now.isoformat(),
             "previous": previous.sha256 if previous else GENESIS_HASH,
-            "heads": [list(head) for head in heads],
+            "heads": len(heads),
+            "heads_sha256": head_list_sha256(head_list),
         }
         payload = json.dumps(claims, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         compact, kid = jws_sign(payload, typ=TYPE, max_payload=MAX_PAYLOAD)
@@ -87,6 +122,8 @@ def _record_one(max_heads: int) -> tuple[AuditCheckpoint | None, bool]:
             kid=kid,
             compact=compact,
             sha256=checkpoint_sha256(compact),
+            head_list=head_list,
+            txid=txid,
         )
         _mark_checkpointed(heads)
     return checkpoint, len(heads) == max_heads
@@ -147,25 +184,31 @@ def checkpoint_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def checkpoint_claims(compact: str, keys: dict[str, dict], *, name: str) -> dict:
-    """The claims of a checkpoint whose signature one of `keys` verifies."""
+    """The claims of a checkpoint whose signature one of `keys` verifies. Whatever the input — not
+    base64, not JSON, JSON of the wrong shape — the answer is a CheckpointError naming the file."""
     try:
         encoded = compact.split(".")[0]
         header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-    except (ValueError, IndexError) as error:
+    except (ValueError, IndexError, TypeError) as error:
         raise CheckpointError(f"{name}: not a compact JWS") from error
-    if not isinstance(header, dict) or header.get("typ") != TYPE:
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{name}: not a compact JWS (its header is not a JSON object)")
+    if header.get("typ") != TYPE:
         raise CheckpointError(f"{name}: not an audit checkpoint (typ {header.get('typ')!r})")
-    key = keys.get(header.get("kid"))
+    kid = header.get("kid")
+    key = keys.get(kid) if isinstance(kid, str) else None
     if key is None:
-        raise CheckpointError(
-            f"{name}: signed with key {header.get('kid')!r}, not among the public keys given"
-        )
+        raise CheckpointError(f"{name}: signed with key {kid!r}, not among the public keys given")
     try:
         claims = json.loads(jws_verify(compact, key, max_payload=MAX_PAYLOAD))
-    except (JoseError, ValueError) as error:
+    except (JoseError, ValueError, TypeError, KeyError) as error:
         raise CheckpointError(f"{name}: the signature does not match (altered after signing)") from error
     if not isinstance(claims, dict) or claims.get("version") != VERSION:
         raise CheckpointError(f"{name}: unknown checkpoint version")
+    for claim, kind in CLAIMS.items():
+        # bool is an int to Python; a checkpoint number or a count never is one.
+        if not isinstance(claims.get(claim), kind) or isinstance(claims.get(claim), bool):
+            raise CheckpointError(f"{name}: malformed checkpoint (claim {claim!r})")
     return claims
 
 
@@ -175,7 +218,8 @@ def checkpoints_verify(paths: Iterable[str | Path], keys: dict[str, dict]) -> Ch
     1. each signature, with the public keys alone;
     2. the chain: numbers contiguous, each carrying the SHA-256 of the one before (the first must be
        #1 unless it is checked against the platform's own copy of the one before);
-    3. the platform's own copies: each checkpoint it holds under those numbers is the same file;
+    3. the platform's own copies: each checkpoint it holds under those numbers is the same file, and
+       its stored head list (never published) hashes to the signed digest and has the signed length;
     4. the database's chains: every checkpointed head (stream, seq, hash) is still an event of its
        stream with that hash — a chain rewritten since, even consistently from genesis, fails.
     Raises CheckpointError at the first failure.
@@ -207,14 +251,16 @@ def checkpoints_verify(paths: Iterable[str | Path], keys: dict[str, dict]) -> Ch
                 f"checkpoint #{number} ({path.name}) does not follow the checkpoint before it: "
                 "an earlier checkpoint was rewritten or dropped"
             )
+        if claims["number"] != number:  # read unverified by _number: held to the signed value
+            raise CheckpointError(f"{path.name}: not an audit checkpoint")
         sha = checkpoint_sha256(compact)
-        stored = AuditCheckpoint.objects.filter(number=number).values_list("sha256", flat=True).first()
-        if stored != sha:
+        stored = AuditCheckpoint.objects.filter(number=number).values_list("sha256", "head_list").first()
+        if stored is None or stored[0] != sha:
             raise CheckpointError(
                 f"checkpoint #{number} ({path.name}): the platform's copy "
                 + ("is missing" if stored is None else "differs from this file")
             )
-        heads += _heads_still_present(claims["heads"], number=number)
+        heads += _heads_still_present(_stored_heads(stored[1], claims, number=number), number=number)
         previous_sha = sha
         expected_number += 1
     return CheckpointReport(first, expected_number - 1, heads)
@@ -234,9 +280,26 @@ def _number(path: Path) -> int:
         number = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))["number"]
     except (ValueError, IndexError, KeyError, TypeError) as error:
         raise CheckpointError(f"{path.name}: not an audit checkpoint") from error
-    if not isinstance(number, int):
+    if not isinstance(number, int) or isinstance(number, bool):
         raise CheckpointError(f"{path.name}: not an audit checkpoint")
     return number
+
+
+def _stored_heads(head_list: str, claims: dict, *, number: int) -> list:
+    """The platform's head list of checkpoint #number, held to the signed digest and count."""
+    mismatch = CheckpointError(
+        f"the platform's copy of checkpoint #{number} does not match the published one "
+        "(its head list does not hash to the signed digest)"
+    )
+    if head_list_sha256(head_list) != claims["heads_sha256"]:
+        raise mismatch
+    try:
+        heads = json.loads(head_list)
+    except ValueError as error:
+        raise mismatch from error
+    if not isinstance(heads, list) or len(heads) != claims["heads"]:
+        raise mismatch
+    return heads
 
 
 def _heads_still_present(heads: list, *, number: int) -> int:

@@ -99,9 +99,16 @@ class AuditEvent(models.Model):
 
 
 class AuditCheckpoint(models.Model):
-    """One signed checkpoint (D34): the heads of the chains that changed since the one before, as a
-    compact JWS signed with the receipts' Ed25519 key, carrying the SHA-256 of the previous
-    checkpoint's JWS, so the checkpoints form a chain of their own. Published as files, append-only."""
+    """One signed checkpoint (D34): the heads of the chains that changed since the one before.
+
+    The published part, `compact`, is a JWS signed with the receipts' Ed25519 key that carries only
+    the SHA-256 of the head list, its length, the number, the date and the SHA-256 of the previous
+    checkpoint's JWS (the checkpoints form a chain of their own). The head list itself — stream names
+    are case references and user ids (D30) — stays here, in `head_list` (the canonical JSON the digest
+    is taken over), never published. Append-only (triggers of migration 0006).
+
+    `txid`: the PostgreSQL transaction that wrote the row. Only that transaction may move the heads'
+    `checkpointed_seq`/`checkpointed_hash` (trigger of migration 0007)."""
 
     number = models.PositiveIntegerField(primary_key=True)
     created_at = models.DateTimeField()
@@ -109,6 +116,8 @@ class AuditCheckpoint(models.Model):
     kid = models.CharField(max_length=64)
     compact = models.TextField()
     sha256 = models.CharField(max_length=64, unique=True)
+    head_list = models.TextField(default="", editable=False)
+    txid = models.BigIntegerField(null=True, editable=False, db_index=True)
 
     class Meta:
         ordering = ["number"]

@@ -471,6 +471,21 @@ def test_d34_audit_page_names_the_first_broken_event_after_tampering(case, body,
     assert html.count("first broken event") == 1
 
 
+def test_d34_audit_page_gives_an_emptied_stream_its_own_verdict(case, body, compliance_officer):
+    """A head's problem has no event to name or link to: its own verdict, no 'Go to the event'."""
+    head_seq = AuditEvent.objects.filter(stream=case.reference).count()
+    tamper("DELETE FROM audit_auditevent WHERE stream = %s", [case.reference])
+    html = (
+        portal_for(compliance_officer)
+        .get(f"/compliance/{body.slug}/cases/{case.reference}/audit/")
+        .content.decode()
+    )
+    assert f'data-verdict="{case.reference}:broken:head"' in html
+    assert f"BROKEN at the chain's head, which records event #{head_seq}: 0 event(s) verified." in html
+    assert "the stream was emptied" in html
+    assert "Go to the event where the chain breaks" not in html and "()" not in html
+
+
 def test_d37_audit_export_button_requests_the_audit_trail_pdf(case, body, compliance_officer):
     client = portal_for(compliance_officer)
     url = f"/compliance/{body.slug}/cases/{case.reference}/audit/"

@@ -11,6 +11,7 @@ from django.utils import translation
 from odr.audit.chain import event_hash
 from odr.audit.models import GENESIS_HASH, AppendOnlyError, AuditEvent
 from odr.audit.services import audit_record, audit_verify
+from tests.conftest import truncate_triggers
 from tests.helpers import file_complaint
 
 
@@ -160,16 +161,23 @@ def test_d34_real_use_cases_leave_verifiable_trails(consumer, merchant):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("table", ["audit_auditevent", "audit_auditstreamhead", "consent_consentreceipt"])
+@pytest.mark.parametrize(
+    "table",
+    ["audit_auditevent", "audit_auditstreamhead", "audit_auditcheckpoint", "consent_consentreceipt"],
+)
 def test_d34_database_trigger_refuses_truncate(chain, table):
-    """TRUNCATE bypasses row triggers: a statement trigger refuses it (the test database allows it
-    for pytest-django's flushes; production never sets odr.allow_truncate, as here)."""
+    """TRUNCATE bypasses row triggers: a statement trigger refuses it, unconditionally. The test
+    database has it disabled for pytest-django's flushes (tests/conftest.py): re-enabled here inside
+    the test's transaction, which the rollback undoes (ALTER TABLE is transactional)."""
     with (
         pytest.raises(DatabaseError, match="TRUNCATE refused"),
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the fixture's deferred checks run first
-        cursor.execute("SET LOCAL odr.allow_truncate = off")
+        [trigger] = [name for owner, name in truncate_triggers(cursor) if owner == table]
+        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+        # Even a session that sets the former escape hatch gets no way through.
+        cursor.execute("SET LOCAL odr.allow_truncate = on")
         cursor.execute(f"TRUNCATE {table} CASCADE")
     assert AuditEvent.objects.count() == 3

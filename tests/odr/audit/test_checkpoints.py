@@ -1,6 +1,7 @@
 """D34: signed checkpoints hold the platform to yesterday's heads, verifiable with the public key alone."""
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -126,8 +127,15 @@ def test_d34_checkpoints_are_incremental_and_chained(db, client, tmp_path):
     trails(streams=2, start=3)  # one chain grows, one is new; two are untouched
     second = checkpoint_record(max_heads=1)  # two changed chains, one head per checkpoint
     assert [c.heads for c in first + second] == [3, 1, 1]
-    claims = [json.loads(_payload(c.compact)) for c in AuditCheckpoint.objects.order_by("number")]
-    assert [sorted(h[0] for h in c["heads"]) for c in claims[1:]] == [["C-2026-000003"], ["C-2026-000004"]]
+    stored = list(AuditCheckpoint.objects.order_by("number"))
+    claims = [json.loads(_payload(c.compact)) for c in stored]
+    # The head lists stay with the platform: the signed claims carry their digest and length.
+    assert [[h[0] for h in json.loads(c.head_list)] for c in stored[1:]] == [
+        ["C-2026-000003"],
+        ["C-2026-000004"],
+    ]
+    assert [c["heads"] for c in claims] == [3, 1, 1]
+    assert claims[1]["heads_sha256"] == hashlib.sha256(stored[1].head_list.encode()).hexdigest()
     assert claims[1]["previous"] == first[0].sha256 and claims[0]["previous"] == GENESIS_HASH
     assert not AuditStreamHead.objects.exclude(checkpointed_seq=F("last_seq")).exists()
     files, keys = download(client, tmp_path / "checkpoints")
@@ -148,7 +156,7 @@ def test_d34_altered_checkpoint_file_fails(db, client, tmp_path):
     path = files / "00000001.jws"
     header, _signed, signature = path.read_text().split(".")
     claims = json.loads(_payload(path.read_text()))
-    claims["heads"] = claims["heads"][:1]
+    claims["heads_sha256"] = "f" * 64
     forged = _b64(json.dumps(claims).encode())
     path.write_text(f"{header}.{forged}.{signature}")
     with pytest.raises(CommandError, match="signature does not match"):
@@ -235,3 +243,128 @@ def test_d34_daily_checkpoint_is_scheduled_and_costs_what_changed(db, settings):
             counts.append(len(queries))
     assert counts[0] == counts[1]
     assert AuditCheckpoint.objects.order_by("-number").first().heads == 0
+
+
+def test_d30_published_checkpoints_name_no_stream(db, client, tmp_path):
+    """A case's activity cannot be followed from the public files: no reference, user or merchant
+    stream appears in the listing or in a checkpoint's header and claims."""
+    trails()
+    record("U-42", "consent.given")
+    record("merchant-7", "merchant.updated")
+    checkpoint_record()
+    listing = client.get("/.well-known/audit-checkpoints/").content.decode()
+    files, _keys = download(client, tmp_path / "checkpoints")
+    published = [listing]
+    for path in files.glob("*.jws"):
+        header, payload, _signature = path.read_text().split(".")
+        published += [_decode(header), _decode(payload)]
+    for text in published:
+        for name in ("C-2026-", "U-42", "merchant-7"):
+            assert name not in text, (name, text)
+    claims = json.loads(_decode(payload))
+    assert claims["heads"] == 5 and set(claims) == {
+        "version",
+        "iss",
+        "number",
+        "created_at",
+        "previous",
+        "heads",
+        "heads_sha256",
+    }
+
+
+def test_d34_platform_copy_of_the_head_list_must_match_the_signed_digest(db, client, tmp_path):
+    trails()
+    checkpoint_record()
+    files, keys = download(client, tmp_path / "checkpoints")
+    # The platform's stored list, swapped for one that leaves a chain out (rewritten meanwhile).
+    tamper(
+        (
+            "UPDATE audit_auditcheckpoint SET head_list = %s WHERE number = 1",
+            [json.dumps(json.loads(AuditCheckpoint.objects.get(number=1).head_list)[1:])],
+        )
+    )
+    with pytest.raises(
+        CommandError, match=r"the platform's copy of checkpoint #1 does not match the published one"
+    ):
+        verify("--checkpoint", str(files), "--keys", str(keys))
+
+
+# A payload that names checkpoint #1, so the file reaches the header and signature checks.
+_NUMBER_ONE = base64.urlsafe_b64encode(b'{"number": 1}').rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "....",
+        "!!!.???.***",
+        f"{_b64(b'[1, 2]')}.{_NUMBER_ONE}.sig",  # a header that is JSON, not an object
+        f"{_b64(b'null')}.{_NUMBER_ONE}.sig",
+        f"{_b64(b'not json')}.{_NUMBER_ONE}.sig",
+        f"{_b64(json.dumps({'typ': 'odr-audit-checkpoint+jws', 'kid': ['x']}).encode())}.{_NUMBER_ONE}.sig",
+        f"{_b64(json.dumps({'typ': 'odr-audit-checkpoint+jws', 'alg': 'EdDSA', 'kid': 'K'}).encode())}"
+        f".{_NUMBER_ONE}.AAAA",
+        f"{_b64(b'{}')}.{_b64(json.dumps({'number': True}).encode())}.sig",
+        f"{_b64(b'{}')}.{_b64(json.dumps([1]).encode())}.sig",
+    ],
+)
+def test_d34_malformed_checkpoint_files_fail_cleanly(db, client, tmp_path, content):
+    """Whatever an auditor is handed, the answer is a message naming the file, never a crash."""
+    trails(streams=1)
+    checkpoint_record()
+    _files, keys = download(client, tmp_path / "checkpoints")
+    path = tmp_path / "00000001.jws"
+    path.write_text(content)
+    with pytest.raises(CommandError, match=r"BROKEN: .*00000001\.jws: "):
+        verify("--checkpoint", str(path), "--keys", str(keys))
+
+
+def test_d34_checkpoint_claims_reject_unexpected_shapes(db):
+    """A header that is not an object, and claims of the wrong types even when signed: CheckpointError."""
+    from odr.audit.checkpoints import TYPE, CheckpointError, checkpoint_claims
+    from odr.consent.keys import jws_sign, public_jwks
+
+    claims = {"version": "odr-audit-checkpoint/2", "number": "1", "created_at": "", "previous": ""}
+    compact, _kid = jws_sign(json.dumps(claims).encode(), typ=TYPE)  # makes the key on first use
+    keys = {key["kid"]: key for key in public_jwks()["keys"]}
+    not_object = f"{_b64(b'[]')}.{_b64(b'{}')}.sig"
+    with pytest.raises(CheckpointError, match="header is not a JSON object"):
+        checkpoint_claims(not_object, keys, name="x.jws")
+    with pytest.raises(CheckpointError, match="malformed checkpoint"):
+        checkpoint_claims(compact, keys, name="x.jws")
+
+
+@pytest.mark.postgres
+def test_d34_checkpointed_point_moves_only_with_a_new_checkpoint(transactional_db):
+    """--since-checkpoint starts each chain at its head's checkpointed point: a plain UPDATE moving
+    it to the chain's end (which would skip the chain) is refused; the checkpoint writer's is not."""
+    # transactional_db: each write its own transaction, as in production (one test transaction would
+    # hold the checkpoint row the trigger looks for).
+    from django.db import DatabaseError
+
+    trails(streams=2)
+    checkpoint_record()
+    trails(streams=1, events=2)
+    head = AuditStreamHead.objects.get(stream="C-2026-000001")
+    with (
+        pytest.raises(DatabaseError, match="without a new checkpoint"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE audit_auditstreamhead SET checkpointed_seq = last_seq, "
+            "checkpointed_hash = last_hash WHERE stream = %s",
+            [head.stream],
+        )
+    # Appends still move the head itself, and the next checkpoint moves the checkpointed point.
+    assert audit_verify(since_checkpoint=True).checked == 2  # the two appended events
+    [checkpoint] = checkpoint_record()
+    assert checkpoint.heads == 1 and checkpoint.txid is not None
+    head.refresh_from_db()
+    assert (head.checkpointed_seq, head.checkpointed_hash) == (head.last_seq, head.last_hash)
+
+
+def _decode(encoded: str) -> str:
+    return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
