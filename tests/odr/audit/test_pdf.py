@@ -217,3 +217,18 @@ def test_d37_audit_pdf_of_an_unknown_reference_is_refused(compliance_officer):
     with pytest.raises(AuditEvent.DoesNotExist):
         export_trail("C-1999-000001", by=compliance_officer)
     assert not AuditEvent.objects.filter(stream="C-1999-000001").exists()
+
+
+def test_d34_audit_pdf_of_a_head_problem_gives_its_own_verdict(
+    lapsed_complaint, compliance_officer, monkeypatch
+):
+    """A problem of the chain's head has no event to name: no "BROKEN at event #N ()"."""
+    from odr.audit.verification import BrokenEvent, ChainVerification
+
+    reference = lapsed_complaint.reference
+    problem = "its head records #9 but no event of this case is left: the stream was emptied"
+    verdict = ChainVerification(0, 1, BrokenEvent(None, reference, 9), problem)
+    monkeypatch.setattr("odr.audit.pdf.audit_verify", lambda stream: verdict)
+    text = pdf_text(export_trail(reference, by=compliance_officer))
+    assert f"BROKEN at the chain's head, which records event #9: {problem}." in text
+    assert "BROKEN at event" not in text
