@@ -14,7 +14,7 @@ from odr.accounts.models import MERCHANT_ROLES
 from odr.audit.models import AuditEvent
 from odr.consent.selectors import consents_with_receipts
 from odr.documents.models import GeneratedDocument
-from odr.paging import keyset_page
+from odr.paging import THREAD_PAGE_SIZE, conversation_page, latest_first
 
 from .models import Complaint, ComplaintState, Evidence, Message, Offer
 from .timeline import event_label
@@ -120,8 +120,7 @@ def merchant_rows(queryset: QuerySet[Complaint] | None = None) -> QuerySet[Compl
 
 
 # What grows on a complaint page is paged, newest first: the thread and the timeline.
-MESSAGES_PAGE_SIZE = 50
-EVENTS_PAGE_SIZE = 50
+MESSAGES_PAGE_SIZE = EVENTS_PAGE_SIZE = THREAD_PAGE_SIZE
 
 
 def complaint_page(complaint: Complaint, *, request=None, with_consents: bool = True) -> dict:
@@ -131,24 +130,18 @@ def complaint_page(complaint: Complaint, *, request=None, with_consents: bool = 
     lead to earlier ones), each shown oldest first. The consumer's consents (with their receipts, one
     query) only when the reader is the consumer (`with_consents`).
     """
-    events = keyset_page(
+    events = latest_first(
         AuditEvent.objects.filter(stream=complaint.reference).select_related("actor"),
         order=("-seq",),  # unique within a stream
         request=request,
-        size=EVENTS_PAGE_SIZE,
         prefix="events_",
         anchor="timeline",
-    ).reversed()
+    )
     for event in events:
         event.label = event_label(event.kind)
-    thread = keyset_page(
-        Message.objects.filter(complaint=complaint).select_related("author"),
-        order=("-sent_at", "-pk"),
-        request=request,
-        size=MESSAGES_PAGE_SIZE,
-        prefix="msg_",
-        anchor="messages",
-    ).reversed()
+    thread = conversation_page(
+        Message.objects.filter(complaint=complaint).select_related("author"), request=request
+    )
     return {
         "events": events,
         # Not "messages": that name is Django's flash messages in every template.

@@ -21,7 +21,14 @@ from odr import clock
 from odr.accounts.models import Role, User
 from odr.audit.models import AuditEvent
 from odr.deadlines.calendar import days_left
-from odr.paging import BoundedCount, bounded_counts, keyset_page, list_heads
+from odr.paging import (
+    THREAD_PAGE_SIZE,
+    BoundedCount,
+    bounded_counts,
+    conversation_page,
+    latest_first,
+    list_heads,
+)
 
 from .case_facts import case_proposals, case_records
 from .documents import EVENT_LABELS
@@ -269,8 +276,7 @@ def colleagues_of(case: MediationCase, user) -> QuerySet[User]:
 
 
 # What grows on a case page is paged, newest first: the messages and the timeline.
-MESSAGES_PAGE_SIZE = 50
-EVENTS_PAGE_SIZE = 50
+MESSAGES_PAGE_SIZE = EVENTS_PAGE_SIZE = THREAD_PAGE_SIZE
 
 
 def mediator_case_page(user, case: MediationCase, *, request=None, now: datetime | None = None) -> dict:
@@ -281,16 +287,15 @@ def mediator_case_page(user, case: MediationCase, *, request=None, now: datetime
     """
     now = now or clock.now()
     proposals = case_proposals(case)
-    events = keyset_page(
+    events = latest_first(
         AuditEvent.objects.filter(stream__in=[case.complaint.reference, case.reference]).select_related(
             "actor"
         ),
         order=("-occurred_at", "-pk"),
         request=request,
-        size=EVENTS_PAGE_SIZE,
         prefix="events_",
         anchor="timeline",
-    ).reversed()
+    )
     for event in events:
         event.label = EVENT_LABELS.get(event.kind, event.kind)
     # The clocks that run now, with their days left.
@@ -302,14 +307,7 @@ def mediator_case_page(user, case: MediationCase, *, request=None, now: datetime
     latest = proposals[-1] if proposals else None
     if latest and case.state == CaseState.PROPOSAL_ISSUED:
         running["proposal"] = due(latest.acceptance_due_at, case, now)
-    thread = keyset_page(
-        case_messages_for(user, case),  # D20: filtered in the query
-        order=("-sent_at", "-pk"),
-        request=request,
-        size=MESSAGES_PAGE_SIZE,
-        prefix="msg_",
-        anchor="messages",
-    ).reversed()
+    thread = conversation_page(case_messages_for(user, case), request=request)  # D20: in the query
     return {
         # Not "messages": that name is Django's flash messages in every template.
         "thread": thread,

@@ -245,6 +245,34 @@ def keyset_page(
     )
 
 
+# --- Conversations and timelines: the latest page first, each page read oldest first -----------------
+
+THREAD_PAGE_SIZE = 50
+
+
+def latest_first(
+    queryset: QuerySet,
+    *,
+    order: Sequence[str],
+    request,
+    prefix: str,
+    anchor: str,
+    size: int = THREAD_PAGE_SIZE,
+) -> KeysetPage:
+    """The latest page of `queryset` in `order` (newest first, e.g. ("-sent_at", "-pk")), its rows shown
+    oldest first; its "next" link leads to earlier rows (templates/includes/pager.html with
+    `newest_first=True`). The messages and timelines of every case page are read this way."""
+    page = keyset_page(queryset, order=order, request=request, size=size, prefix=prefix, anchor=anchor)
+    return page.reversed()
+
+
+def conversation_page(queryset: QuerySet, *, request) -> KeysetPage:
+    """A case's or a complaint's messages (`sent_at`), paged as `latest_first` under `?msg_…`."""
+    return latest_first(
+        queryset, order=("-sent_at", "-pk"), request=request, prefix="msg_", anchor="messages"
+    )
+
+
 # --- Dashboards: the first rows of several lists, and their sizes up to a bound ------------------------
 
 

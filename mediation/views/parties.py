@@ -37,7 +37,7 @@ from odr.audit.models import AuditEvent
 from odr.consent.models import ConsentRecord
 from odr.consent.selectors import consents_with_receipts
 from odr.consent.views import receipt_download_response
-from odr.paging import keyset_page
+from odr.paging import conversation_page
 from odr.web import attempt, form_errors, get_or_404
 
 from .. import notices
@@ -167,8 +167,6 @@ class ComplianceForm(forms.Form):
 
 # --- Helpers --------------------------------------------------------------------------------------
 
-MESSAGES_PAGE_SIZE = 50  # the conversation is paged, the latest first
-
 
 def party_side(user, case: MediationCase) -> str | None:
     if is_case_consumer(user, case):
@@ -221,14 +219,7 @@ def _page(request, case: MediationCase, side: str) -> dict:
     readable = case_messages_for(user, case)  # D20: filtered in the query, on every page and comment
     # The conversation is paged, the latest first, shown oldest first; the comments on the files (a
     # file is bounded in number, its comments read with it) in one more query.
-    thread = keyset_page(
-        readable.filter(about__isnull=True),
-        order=("-sent_at", "-pk"),
-        request=request,
-        size=MESSAGES_PAGE_SIZE,
-        prefix="msg_",
-        anchor="messages",
-    ).reversed()
+    thread = conversation_page(readable.filter(about__isnull=True), request=request)
     comments = defaultdict(list)
     for message in readable.filter(about__isnull=False):
         comments[message.about_id].append(message)
