@@ -17,7 +17,8 @@ PAGE = 500
 @require_GET
 def checkpoint_list(request):
     try:
-        after = max(int(request.GET.get("after", 0)), 0)
+        # Bounded to the column's range: a number past it would be a database error, not an empty page.
+        after = min(max(int(request.GET.get("after", 0)), 0), 2**31 - 1)
     except ValueError:
         after = 0
     rows = list(

@@ -202,6 +202,8 @@ def test_d34_checkpoint_list_is_public_and_paged(db, client, monkeypatch):
     assert [c["number"] for c in client.get(page["next"]).json()["checkpoints"]] == [2]
     assert client.get("/.well-known/audit-checkpoints/9.jws").status_code == 404
     assert client.get("/.well-known/audit-checkpoints/?after=x").status_code == 200
+    beyond = client.get("/.well-known/audit-checkpoints/?after=" + "9" * 30)
+    assert beyond.status_code == 200 and beyond.json()["checkpoints"] == []
 
 
 def _payload(compact: str) -> str:
