@@ -16,31 +16,14 @@ from django.utils import translation
 from odr.audit.chain import canonical_time, event_hash
 from odr.audit.checkpoints import checkpoint_record
 from odr.audit.models import GENESIS_HASH, AuditCheckpoint, AuditEvent, AuditStreamHead
-from odr.audit.services import audit_record, audit_verify
-
-
-def record(stream, kind, **payload):
-    with transaction.atomic():
-        return audit_record(stream=stream, kind=kind, payload=payload)
+from odr.audit.services import audit_verify
+from tests.odr.audit.test_verify import record, tamper
 
 
 def trails(streams=3, events=3, start=1):
     for number in range(start, start + streams):
         for step in range(events):
             record(f"C-2026-{number:06d}", "complaint.step", step=step)
-
-
-def tamper(*statements):
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SET session_replication_role = replica")
-        try:
-            for sql, params in statements:
-                cursor.execute(sql, params)
-        finally:
-            if connection.vendor == "postgresql":
-                cursor.execute("SET session_replication_role = DEFAULT")
 
 
 @pytest.fixture(autouse=True)
