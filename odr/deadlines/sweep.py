@@ -142,32 +142,38 @@ def _reschedule(deadline: Deadline, at: datetime | None) -> int:
     ).update(next_reminder_at=at)
 
 
-def _sweep_due(report: SweepReport, budget: _Budget, *, now: datetime, batch_size: int) -> None:
-    """Due effects (D3, D8, D12, D18, D25, D29): through the partial index on pending due dates."""
-    due = Deadline.objects.filter(status=DeadlineStatus.PENDING, due_at__lt=now)
+def _claimed(due, *, order: str, report: SweepReport, budget: _Budget, now: datetime, batch_size: int):
+    """The deadlines of `due` in `order`, claimed batch by batch (see _claim), still due when read,
+    until the run's budget is spent (then the report says `capped`). Both passes walk through it."""
     after = None
-    while batch := _claim(due, order="due_at", after=after, batch_size=batch_size):
+    while batch := _claim(due, order=order, after=after, batch_size=batch_size):
         if after is None:
             report._lag(now, batch[0][1])
         after = batch[-1][1], batch[-1][0]
-        ids = [pk for pk, _ in batch]
-        for deadline in Deadline.objects.filter(pk__in=ids, status=DeadlineStatus.PENDING).order_by(
-            "due_at", "pk"
-        ):
+        for deadline in due.filter(pk__in=[pk for pk, _ in batch]).order_by(order, "pk"):
             if not budget.take():
                 report.capped = True
                 return
-            handler = handler_for(deadline.kind)
-            if handler is None:
-                log.error("no handler registered for deadline kind %s", deadline.kind)
-                report.failed.append(f"{deadline.case_reference} {deadline.kind}: no handler")
-                continue
-            try:
-                if _fire(deadline, "due", _due_action(deadline, handler)):
-                    report.due.append(f"{deadline.case_reference} {deadline.kind}")
-            except Exception as exc:  # one broken case must not stop the sweep for everyone else
-                log.exception("deadline %s failed", deadline.pk)
-                report.failed.append(f"{deadline.case_reference} {deadline.kind}: {exc}")
+            yield deadline
+
+
+def _sweep_due(report: SweepReport, budget: _Budget, *, now: datetime, batch_size: int) -> None:
+    """Due effects (D3, D8, D12, D18, D25, D29): through the partial index on pending due dates."""
+    due = Deadline.objects.filter(status=DeadlineStatus.PENDING, due_at__lt=now)
+    for deadline in _claimed(
+        due, order="due_at", report=report, budget=budget, now=now, batch_size=batch_size
+    ):
+        handler = handler_for(deadline.kind)
+        if handler is None:
+            log.error("no handler registered for deadline kind %s", deadline.kind)
+            report.failed.append(f"{deadline.case_reference} {deadline.kind}: no handler")
+            continue
+        try:
+            if _fire(deadline, "due", _due_action(deadline, handler)):
+                report.due.append(f"{deadline.case_reference} {deadline.kind}")
+        except Exception as exc:  # one broken case must not stop the sweep for everyone else
+            log.exception("deadline %s failed", deadline.pk)
+            report.failed.append(f"{deadline.case_reference} {deadline.kind}: {exc}")
 
 
 def _remind(report: SweepReport, deadline: Deadline, *, now: datetime) -> None:
@@ -213,23 +219,14 @@ def _remind(report: SweepReport, deadline: Deadline, *, now: datetime) -> None:
 def _sweep_reminders(report: SweepReport, budget: _Budget, *, now: datetime, batch_size: int) -> None:
     """Reminders before a duty's due date (D3, D12, D18): through the partial index on next reminders."""
     due = Deadline.objects.filter(status=DeadlineStatus.PENDING, next_reminder_at__lte=now)
-    after = None
-    while batch := _claim(due, order="next_reminder_at", after=after, batch_size=batch_size):
-        if after is None:
-            report._lag(now, batch[0][1])
-        after = batch[-1][1], batch[-1][0]
-        ids = [pk for pk, _ in batch]
-        for deadline in Deadline.objects.filter(
-            pk__in=ids, status=DeadlineStatus.PENDING, next_reminder_at__lte=now
-        ).order_by("next_reminder_at", "pk"):
-            if not budget.take():
-                report.capped = True
-                return
-            try:
-                _remind(report, deadline, now=now)
-            except Exception as exc:
-                log.exception("reminder for deadline %s failed", deadline.pk)
-                report.failed.append(f"{deadline.case_reference} {deadline.kind} reminder: {exc}")
+    for deadline in _claimed(
+        due, order="next_reminder_at", report=report, budget=budget, now=now, batch_size=batch_size
+    ):
+        try:
+            _remind(report, deadline, now=now)
+        except Exception as exc:
+            log.exception("reminder for deadline %s failed", deadline.pk)
+            report.failed.append(f"{deadline.case_reference} {deadline.kind} reminder: {exc}")
 
 
 def sweep_deadlines(
