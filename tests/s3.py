@@ -14,6 +14,7 @@ from pathlib import Path
 
 import boto3
 import environ
+from django.test import Client
 
 from odr.documents.storage import storage_from_env
 
@@ -118,3 +119,22 @@ class Bucket:
 
     def read(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+
+# --- What the storage tests check on the platform's side --------------------------------------------
+
+
+def portal(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def download(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def local_files(settings) -> list[Path]:
+    """Files under MEDIA_ROOT: with a bucket configured, there must be none."""
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []

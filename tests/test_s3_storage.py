@@ -19,7 +19,6 @@ from botocore.response import StreamingBody
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.test import Client
 from django.urls import reverse
 
 from complaints.evidence import evidence_add
@@ -30,23 +29,9 @@ from odr.documents.services import document_render, document_request
 from odr.documents.storage import open_for_download, storage_from_env
 from tests.factories import MembershipFactory
 from tests.helpers import file_complaint, open_case, pdf_bytes, travel
+from tests.s3 import download, local_files, portal
 
 PARIS = ZoneInfo("Europe/Paris")
-
-
-def portal(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def download(response) -> bytes:
-    return b"".join(response.streaming_content)
-
-
-def local_files(settings) -> list[Path]:
-    root = Path(settings.MEDIA_ROOT)
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 @pytest.fixture(autouse=True)
