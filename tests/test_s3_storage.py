@@ -245,3 +245,28 @@ def test_an_export_the_bucket_refuses_fails_visibly_and_leaves_no_scratch_file(
     assert document.status == DocumentStatus.FAILED and "NoSuchBucket" in document.error
     assert list(Path(settings.ODR_WORK_DIR).iterdir()) == []
     assert local_files(settings) == []
+
+
+@pytest.mark.parametrize("kind", [DocumentKind.COMPLAINT_ACKNOWLEDGEMENT, DocumentKind.CASE_EXPORT])
+def test_a_document_whose_recording_fails_leaves_no_object_behind(
+    s3_bucket, settings, monkeypatch, kind, cases, body, compliance_officer
+):
+    from odr.documents import services
+
+    def fail(document, stream):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(services, "_audit_fingerprint", fail)  # after the file is in the bucket
+    if kind == DocumentKind.CASE_EXPORT:
+        document = _export(body, compliance_officer)
+    else:
+        with transaction.atomic():
+            document = document_request(kind=kind, subject_reference=cases[0].complaint.reference)
+
+    with pytest.raises(RuntimeError, match="audit store unavailable"):
+        document_render(document.pk)
+
+    document.refresh_from_db()
+    assert (document.status, document.file.name) == (DocumentStatus.FAILED, "")
+    assert s3_bucket.keys() == []
+    assert list(Path(settings.ODR_WORK_DIR).glob("*")) == []

@@ -22,6 +22,7 @@ from odr.audit.services import audit_record
 
 from .models import DocumentStatus, GeneratedDocument
 from .rendering import PdfAttachment, render_pdf
+from .storage import removed_on_error
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,11 @@ def document_render(document_id: int) -> GeneratedDocument | None:
                 spec = _builders[document.kind](document)
             rendered = render_spec(spec, language=document.language)
             document.file.save(spec.filename, ContentFile(rendered.content), save=False)
-            _mark_ready(document, filename=spec.filename, sha256=rendered.sha256, size=len(rendered.content))
-            _audit_fingerprint(document, spec.audit_stream)
+            with removed_on_error(document.file):
+                _mark_ready(
+                    document, filename=spec.filename, sha256=rendered.sha256, size=len(rendered.content)
+                )
+                _audit_fingerprint(document, spec.audit_stream)
     except Exception as exc:
         # Rolled back: record the failure outside that transaction, so that the row is not retried
         # for ever and the person who asked sees that it failed (and can ask again).
@@ -189,9 +193,10 @@ def _store_produced(document_id: int, produced: ProducedFile) -> None:
         with transaction.atomic():
             document = GeneratedDocument.objects.select_for_update().get(pk=document_id)
             document.file.save(produced.filename, File(stream), save=False)
-            # The size measured here, not document.file.size: on S3 that would be one more request.
-            _mark_ready(document, filename=produced.filename, sha256=digest, size=size)
-            _audit_fingerprint(document, produced.audit_stream)
+            with removed_on_error(document.file):
+                # The size measured here, not document.file.size: on S3 that would be one more request.
+                _mark_ready(document, filename=produced.filename, sha256=digest, size=size)
+                _audit_fingerprint(document, produced.audit_stream)
 
 
 def documents_render_pending(*, older_than_seconds: int = 60) -> int:

@@ -6,6 +6,7 @@ checks who asks (`open_for_download`), and on S3 the view streams the object's b
 large export never sits whole in a web process's memory.
 """
 
+from contextlib import contextmanager
 from typing import IO
 
 import environ
@@ -44,3 +45,14 @@ def open_for_download(file) -> IO[bytes]:
     """A stored file (a FieldFile) opened for a streamed response, whatever the storage."""
     opener = getattr(file.storage, "open_stream", None)
     return opener(file.name) if opener is not None else file.open("rb")
+
+
+@contextmanager
+def removed_on_error(file):
+    """Remove a file just stored (a FieldFile) if what follows fails: the transaction that would have
+    recorded it rolls back, and an object nothing points at would stay in the bucket for ever."""
+    try:
+        yield
+    except BaseException:
+        file.storage.delete(file.name)
+        raise
