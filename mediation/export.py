@@ -60,10 +60,25 @@ def export_cases_produce(document: GeneratedDocument, report_progress) -> Produc
     date_from, date_to = date.fromisoformat(params["from"]), date.fromisoformat(params["to"])
     cases = export_cases_queryset(body=body, date_from=date_from, date_to=date_to)
     total = cases.count()
-    manifest = []
-    settings.MEDIA_ROOT.mkdir(parents=True, exist_ok=True)
-    descriptor, path = tempfile.mkstemp(prefix="odr-export-", suffix=".zip", dir=settings.MEDIA_ROOT)
+    # Local scratch, not MEDIA_ROOT: on several hosts storage is a bucket, and a half-written ZIP must
+    # never be a stored file. document_render moves the finished one into storage and removes it.
+    if settings.ODR_WORK_DIR:
+        os.makedirs(settings.ODR_WORK_DIR, exist_ok=True)
+    descriptor, path = tempfile.mkstemp(prefix="odr-export-", suffix=".zip", dir=settings.ODR_WORK_DIR)
     os.close(descriptor)
+    try:
+        _write_archive(
+            path, document=document, body=body, cases=cases, total=total, report_progress=report_progress
+        )
+    except BaseException:
+        os.remove(path)
+        raise
+    return ProducedFile(path=path, filename=f"cases-{body.slug}-{params['from']}-{params['to']}.zip")
+
+
+def _write_archive(path, *, document, body, cases, total, report_progress) -> None:
+    params = document.parameters
+    manifest = []
 
     def add(archive: zipfile.ZipFile, name: str, content: bytes) -> None:
         archive.writestr(name, content)
@@ -107,4 +122,3 @@ def export_cases_produce(document: GeneratedDocument, report_progress) -> Produc
         }
         add(archive, "export.json", json.dumps(summary, indent=1).encode())
         archive.writestr("MANIFEST.sha256", "\n".join(manifest) + "\n")
-    return ProducedFile(path=path, filename=f"cases-{body.slug}-{params['from']}-{params['to']}.zip")

@@ -11,6 +11,8 @@ import environ
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
+from odr.documents.storage import storage_from_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -187,8 +189,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "media/"
+# Scratch space on this host for files being produced (the bulk export's ZIP) before they go into
+# storage; never shared, emptied by the producer in every outcome. Empty: the system's temp directory.
+ODR_WORK_DIR = env.str("ODR_WORK_DIR", default="") or None
+# Uploads and generated documents: MEDIA_ROOT on the local disk, or with ODR_S3_BUCKET (and
+# ODR_S3_ENDPOINT_URL, ODR_S3_REGION, ODR_S3_PATH_STYLE, ODR_S3_PREFIX) a private S3-compatible
+# bucket that web processes and workers on several hosts share (odr/documents/storage.py).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": storage_from_env(env),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG or TESTING

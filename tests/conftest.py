@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.db import connection
 
@@ -118,3 +120,33 @@ def _default_language():
     from django.utils import translation
 
     translation.deactivate()
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """One S3 API server (moto's server mode) for the session; each test makes its own bucket."""
+    from .s3 import CREDENTIALS, MotoServer
+
+    saved = {key: os.environ.get(key) for key in CREDENTIALS}
+    os.environ.update(CREDENTIALS)  # boto3 in this process (the platform's storage) reads them here
+    server = MotoServer()
+    server.start()
+    yield server
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def s3_bucket(moto_s3, settings, tmp_path):
+    """Uploads and generated documents in a fresh bucket, configured the way settings.py does it;
+    MEDIA_ROOT points at a directory that must stay empty."""
+    from .s3 import Bucket
+
+    bucket = Bucket(moto_s3, prefix="media")
+    settings.MEDIA_ROOT = tmp_path / "media-never-used"
+    settings.STORAGES = {**settings.STORAGES, "default": bucket.storage_setting()}
+    return bucket

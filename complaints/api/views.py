@@ -315,5 +315,8 @@ class DocumentDownloadView(ComplaintMixin, ApiView):
         if evidence is None:
             raise Http404
         return file_response(
-            evidence.file, filename=evidence.original_name, content_type=evidence.content_type
+            evidence.file,
+            filename=evidence.original_name,
+            content_type=evidence.content_type,
+            size=evidence.size,
         )

@@ -17,6 +17,7 @@ from django_fsm import can_proceed
 from odr.accounts.selectors import remember_memberships
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.documents.services import document_request
+from odr.documents.storage import open_for_download
 from odr.web import attempt, form_errors, get_or_404
 
 from .. import services
@@ -187,9 +188,17 @@ def evidence_add(request, reference):
     return _back(complaint, "#evidence")
 
 
-def file_response(file, *, filename: str, content_type: str) -> FileResponse:
-    """A stored file as a download: never rendered inline, never sniffed into something else."""
-    response = FileResponse(file.open("rb"), as_attachment=True, filename=filename, content_type=content_type)
+def file_response(file, *, filename: str, content_type: str, size: int | None = None) -> FileResponse:
+    """A stored file as a download: never rendered inline, never sniffed into something else.
+
+    Streamed from wherever it is stored (on S3, chunk by chunk from the bucket). `size` is the one we
+    recorded: a stream from the bucket cannot say its length, and asking the bucket costs a request.
+    """
+    response = FileResponse(
+        open_for_download(file), as_attachment=True, filename=filename, content_type=content_type
+    )
+    if size and not response.has_header("Content-Length"):
+        response["Content-Length"] = str(size)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
@@ -201,7 +210,9 @@ def evidence_download(request, reference, pk):
     evidence = Evidence.objects.filter(pk=pk, complaint=complaint).first()
     if evidence is None:
         raise Http404
-    return file_response(evidence.file, filename=evidence.original_name, content_type=evidence.content_type)
+    return file_response(
+        evidence.file, filename=evidence.original_name, content_type=evidence.content_type, size=evidence.size
+    )
 
 
 @login_required
@@ -228,4 +239,6 @@ def document_download(request, reference, pk):
     ).first()
     if document is None:
         raise Http404
-    return file_response(document.file, filename=document.filename, content_type="application/pdf")
+    return file_response(
+        document.file, filename=document.filename, content_type="application/pdf", size=document.size
+    )

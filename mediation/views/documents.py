@@ -3,12 +3,13 @@ people who may see the case (D27, D30, D37). Thin: parse, check permission, call
 
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.views.decorators.http import require_POST
 
 from complaints.models import PartySide
+from complaints.views.shared import file_response
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.documents.services import document_request
 
@@ -94,11 +95,6 @@ def document_download(request, pk):
         if not _may_have(request.user, case, document):
             raise Http404
     content_type = "application/zip" if document.filename.endswith(".zip") else "application/pdf"
-    response = FileResponse(
-        document.file.open("rb"),
-        as_attachment=True,
-        filename=document.filename,
-        content_type=content_type,
+    return file_response(
+        document.file, filename=document.filename, content_type=content_type, size=document.size
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response

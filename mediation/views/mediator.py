@@ -178,7 +178,9 @@ def evidence_download(request, reference, pk):
     evidence = Evidence.objects.filter(pk=pk, complaint=case.complaint).first()
     if evidence is None:
         raise Http404
-    return file_response(evidence.file, filename=evidence.original_name, content_type=evidence.content_type)
+    return file_response(
+        evidence.file, filename=evidence.original_name, content_type=evidence.content_type, size=evidence.size
+    )
 
 
 # --- Assignment --------------------------------------------------------------------------------------

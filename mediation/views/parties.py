@@ -414,7 +414,9 @@ def file_add(request, reference):
 def file_download(request, reference, pk):
     case, _side = _party_case(request, reference)
     evidence = _case_file(case, pk)
-    return file_response(evidence.file, filename=evidence.original_name, content_type=evidence.content_type)
+    return file_response(
+        evidence.file, filename=evidence.original_name, content_type=evidence.content_type, size=evidence.size
+    )
 
 
 @login_required

@@ -22,6 +22,7 @@ from odr.audit.services import audit_record
 
 from .models import DocumentStatus, GeneratedDocument
 from .rendering import PdfAttachment, render_pdf
+from .storage import removed_on_error
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,11 @@ def document_render(document_id: int) -> GeneratedDocument | None:
                 spec = _builders[document.kind](document)
             rendered = render_spec(spec, language=document.language)
             document.file.save(spec.filename, ContentFile(rendered.content), save=False)
-            _mark_ready(document, filename=spec.filename, sha256=rendered.sha256, size=len(rendered.content))
-            _audit_fingerprint(document, spec.audit_stream)
+            with removed_on_error(document.file):
+                _mark_ready(
+                    document, filename=spec.filename, sha256=rendered.sha256, size=len(rendered.content)
+                )
+                _audit_fingerprint(document, spec.audit_stream)
     except Exception as exc:
         # Rolled back: record the failure outside that transaction, so that the row is not retried
         # for ever and the person who asked sees that it failed (and can ask again).
@@ -166,19 +170,11 @@ def _produce(document_id: int) -> GeneratedDocument | None:
 
     try:
         produced = _producers[document.kind](document, report_progress)
-        digest = hashlib.sha256()
-        with open(produced.path, "rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
-        with transaction.atomic():
-            document = GeneratedDocument.objects.select_for_update().get(pk=document_id)
-            with open(produced.path, "rb") as stream:
-                document.file.save(produced.filename, File(stream), save=False)
-            _mark_ready(
-                document, filename=produced.filename, sha256=digest.hexdigest(), size=document.file.size
-            )
-            _audit_fingerprint(document, produced.audit_stream)
-        os.remove(produced.path)
+        try:
+            _store_produced(document_id, produced)
+        finally:  # the producer's scratch file, on this host only: gone whatever happened
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(produced.path)
     except Exception as exc:
         log.exception("document %s failed", document_id)
         GeneratedDocument.objects.filter(pk=document_id).update(
@@ -186,6 +182,21 @@ def _produce(document_id: int) -> GeneratedDocument | None:
         )
         raise
     return GeneratedDocument.objects.get(pk=document_id)
+
+
+def _store_produced(document_id: int, produced: ProducedFile) -> None:
+    """Stream a produced file into storage (a bucket's multipart upload: memory stays flat)."""
+    with open(produced.path, "rb") as stream:
+        digest = hashlib.file_digest(stream, "sha256").hexdigest()
+        size = stream.tell()
+        stream.seek(0)
+        with transaction.atomic():
+            document = GeneratedDocument.objects.select_for_update().get(pk=document_id)
+            document.file.save(produced.filename, File(stream), save=False)
+            with removed_on_error(document.file):
+                # The size measured here, not document.file.size: on S3 that would be one more request.
+                _mark_ready(document, filename=produced.filename, sha256=digest, size=size)
+                _audit_fingerprint(document, produced.audit_stream)
 
 
 def documents_render_pending(*, older_than_seconds: int = 60) -> int:
