@@ -351,11 +351,19 @@ CELERY_TASK_ROUTES = {
     "odr.documents.*": {"queue": "pdf"},
 }
 CELERY_TIMEZONE = TIME_ZONE
+# How often beat runs the deadline sweep, and the pick-ups of outbox rows and documents whose task
+# was lost (seconds; beat sends an interval task one interval after it starts). Each run is bounded
+# and costs what is due, so a shorter interval only makes effects prompter.
+ODR_SWEEP_EVERY_SECONDS = env.float("ODR_SWEEP_EVERY_SECONDS", default=60.0)
+ODR_PICKUP_EVERY_SECONDS = env.float("ODR_PICKUP_EVERY_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-deadlines": {"task": "odr.deadlines.sweep", "schedule": 60.0},
-    "relay-pending-outbox": {"task": "odr.notifications.relay_pending", "schedule": 60.0},
+    "sweep-deadlines": {"task": "odr.deadlines.sweep", "schedule": ODR_SWEEP_EVERY_SECONDS},
+    "relay-pending-outbox": {"task": "odr.notifications.relay_pending", "schedule": ODR_PICKUP_EVERY_SECONDS},
     "expire-consents": {"task": "odr.consent.expire_due", "schedule": 3600.0},
-    "render-pending-documents": {"task": "odr.documents.render_pending", "schedule": 60.0},
+    "render-pending-documents": {
+        "task": "odr.documents.render_pending",
+        "schedule": ODR_PICKUP_EVERY_SECONDS,
+    },
     # D34: the day's signed checkpoint of the audit chains' heads (after midnight, when it is quiet).
     "audit-checkpoint": {"task": "odr.audit.checkpoint", "schedule": crontab(hour=0, minute=30)},
     # The compliance dashboard's day buckets (mediation/case_figures.py): "figures as of" one minute.
