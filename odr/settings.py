@@ -373,6 +373,10 @@ CELERY_BEAT_SCHEDULE = {
 # run on years of data, makes several checkpoints in a row rather than one huge file.
 ODR_AUDIT_CHECKPOINT_MAX_HEADS = env.int("ODR_AUDIT_CHECKPOINT_MAX_HEADS", default=20_000)
 
+# --- Documents produced in steps (exports): a worker holds a running one this long past its last
+# --- progress report; after that the periodic pick-up takes it over (its worker died).
+ODR_DOCUMENT_LEASE_SECONDS = env.int("ODR_DOCUMENT_LEASE_SECONDS", default=600)
+
 # --- The outbox relay's retries: base × 2^(n-1) seconds, capped; dead letter after N attempts.
 ODR_OUTBOX_RETRY_BASE_SECONDS = env.int("ODR_OUTBOX_RETRY_BASE_SECONDS", default=30)
 ODR_OUTBOX_RETRY_MAX_SECONDS = env.int("ODR_OUTBOX_RETRY_MAX_SECONDS", default=3600)
