@@ -82,11 +82,11 @@ class Celery:
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"worker {name} exited ({process.returncode}):\n{self.log(name)}")
+                raise RuntimeError(f"worker {name} exited ({process.returncode}):\n{self.log(name)[-4000:]}")
             if b" ready." in log.read_bytes()[start:]:
                 return process
             time.sleep(0.1)
-        raise RuntimeError(f"worker {name} not ready in {ready_timeout} s:\n{self.log(name)}")
+        raise RuntimeError(f"worker {name} not ready in {ready_timeout} s:\n{self.log(name)[-4000:]}")
 
     def beat(self, name: str):
         """Start a beat with a schedule file of its own (so interval tasks are due at once)."""
@@ -101,7 +101,7 @@ class Celery:
         )
 
     def log(self, name: str) -> str:
-        return self.processes[name][1].read_text(errors="replace")[-4000:]
+        return self.processes[name][1].read_text(errors="replace")
 
     def kill(self, name: str) -> None:
         """SIGKILL the process group, and reap it."""
