@@ -359,11 +359,19 @@ CELERY_TASK_ROUTES = {
     "odr.documents.*": {"queue": "pdf"},
 }
 CELERY_TIMEZONE = TIME_ZONE
+# How often beat runs the deadline sweep, and the pick-ups of outbox rows and documents whose task
+# was lost (seconds; beat sends an interval task one interval after it starts). Each run is bounded
+# and costs what is due, so a shorter interval only makes effects prompter.
+ODR_SWEEP_EVERY_SECONDS = env.float("ODR_SWEEP_EVERY_SECONDS", default=60.0)
+ODR_PICKUP_EVERY_SECONDS = env.float("ODR_PICKUP_EVERY_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-deadlines": {"task": "odr.deadlines.sweep", "schedule": 60.0},
-    "relay-pending-outbox": {"task": "odr.notifications.relay_pending", "schedule": 60.0},
+    "sweep-deadlines": {"task": "odr.deadlines.sweep", "schedule": ODR_SWEEP_EVERY_SECONDS},
+    "relay-pending-outbox": {"task": "odr.notifications.relay_pending", "schedule": ODR_PICKUP_EVERY_SECONDS},
     "expire-consents": {"task": "odr.consent.expire_due", "schedule": 3600.0},
-    "render-pending-documents": {"task": "odr.documents.render_pending", "schedule": 60.0},
+    "render-pending-documents": {
+        "task": "odr.documents.render_pending",
+        "schedule": ODR_PICKUP_EVERY_SECONDS,
+    },
     # D34: the day's signed checkpoint of the audit chains' heads (after midnight, when it is quiet).
     "audit-checkpoint": {"task": "odr.audit.checkpoint", "schedule": crontab(hour=0, minute=30)},
     # The compliance dashboard's day buckets (mediation/case_figures.py): "figures as of" one minute.
@@ -372,6 +380,10 @@ CELERY_BEAT_SCHEDULE = {
 # At most this many chain heads per signed checkpoint (~100 bytes each): a busy day, or the first
 # run on years of data, makes several checkpoints in a row rather than one huge file.
 ODR_AUDIT_CHECKPOINT_MAX_HEADS = env.int("ODR_AUDIT_CHECKPOINT_MAX_HEADS", default=20_000)
+
+# --- Documents produced in steps (exports): a worker holds a running one this long past its last
+# --- progress report; after that the periodic pick-up takes it over (its worker died).
+ODR_DOCUMENT_LEASE_SECONDS = env.int("ODR_DOCUMENT_LEASE_SECONDS", default=600)
 
 # --- The outbox relay's retries: base × 2^(n-1) seconds, capped; dead letter after N attempts.
 ODR_OUTBOX_RETRY_BASE_SECONDS = env.int("ODR_OUTBOX_RETRY_BASE_SECONDS", default=30)

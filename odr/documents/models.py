@@ -9,6 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -53,9 +54,18 @@ class GeneratedDocument(models.Model):
     requested_at = models.DateTimeField(_("requested"))
     ready_at = models.DateTimeField(_("ready"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # A document produced in steps (an export) is `running` outside any transaction: the worker holds
+    # it until this instant, renewed at each progress report. A running row past it was left by a
+    # worker that died (SIGKILL, host lost); the periodic pick-up claims it again.
+    lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["lease_expires_at"], condition=Q(status="running"), name="document_running_lease"
+            ),
+        ]
         verbose_name = _("generated document")
         verbose_name_plural = _("generated documents")
 

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import translation
 
 from odr import clock
@@ -157,16 +159,21 @@ def _audit_fingerprint(document: GeneratedDocument, stream: str) -> None:
 
 
 def _produce(document_id: int) -> GeneratedDocument | None:
-    # Claim it: exactly one worker moves it from pending to running.
-    claimed = GeneratedDocument.objects.filter(pk=document_id, status=DocumentStatus.PENDING).update(
-        status=DocumentStatus.RUNNING
+    # Claim it: exactly one worker moves it to running (one UPDATE: a concurrent claimer re-reads the
+    # row and finds the lease taken), pending or left running by a worker whose lease ran out.
+    claimed = (
+        GeneratedDocument.objects.filter(pk=document_id)
+        .filter(_claimable(clock.now()))
+        .update(status=DocumentStatus.RUNNING, progress=0, lease_expires_at=_lease_end())
     )
     document = GeneratedDocument.objects.get(pk=document_id)
     if not claimed:
         return document
 
     def report_progress(percent: int) -> None:
-        GeneratedDocument.objects.filter(pk=document_id).update(progress=max(0, min(99, percent)))
+        GeneratedDocument.objects.filter(pk=document_id, status=DocumentStatus.RUNNING).update(
+            progress=max(0, min(99, percent)), lease_expires_at=_lease_end()
+        )
 
     try:
         produced = _producers[document.kind](document, report_progress)
@@ -177,7 +184,7 @@ def _produce(document_id: int) -> GeneratedDocument | None:
                 os.remove(produced.path)
     except Exception as exc:
         log.exception("document %s failed", document_id)
-        GeneratedDocument.objects.filter(pk=document_id).update(
+        GeneratedDocument.objects.filter(pk=document_id, status=DocumentStatus.RUNNING).update(
             status=DocumentStatus.FAILED, error=str(exc)[:2000]
         )
         raise
@@ -192,6 +199,9 @@ def _store_produced(document_id: int, produced: ProducedFile) -> None:
         stream.seek(0)
         with transaction.atomic():
             document = GeneratedDocument.objects.select_for_update().get(pk=document_id)
+            if document.status != DocumentStatus.RUNNING:
+                # Taken over after our lease ran out, and finished by the other worker: ready once.
+                return
             document.file.save(produced.filename, File(stream), save=False)
             with removed_on_error(document.file):
                 # The size measured here, not document.file.size: on S3 that would be one more request.
@@ -199,13 +209,26 @@ def _store_produced(document_id: int, produced: ProducedFile) -> None:
                 _audit_fingerprint(document, produced.audit_stream)
 
 
+def _lease_end():
+    return clock.now() + timedelta(seconds=settings.ODR_DOCUMENT_LEASE_SECONDS)
+
+
+def _claimable(now) -> Q:
+    """Pending, or running with its lease run out (its worker died; NULL: claimed before leases)."""
+    return Q(status=DocumentStatus.PENDING) | Q(
+        Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True), status=DocumentStatus.RUNNING
+    )
+
+
 def documents_render_pending(*, older_than_seconds: int = 60) -> int:
-    """Beat: render what was requested while the broker was down (or whose task was lost)."""
-    cutoff = clock.now() - timedelta(seconds=older_than_seconds)
+    """Beat: render what was requested while the broker was down (or whose task was lost), and take
+    over the documents produced in steps whose worker died while running them."""
+    now = clock.now()
+    cutoff = now - timedelta(seconds=older_than_seconds)
     ids = list(
-        GeneratedDocument.objects.filter(status=DocumentStatus.PENDING, requested_at__lte=cutoff).values_list(
-            "pk", flat=True
-        )[:20]
+        GeneratedDocument.objects.filter(_claimable(now))
+        .exclude(status=DocumentStatus.PENDING, requested_at__gt=cutoff)
+        .values_list("pk", flat=True)[:20]
     )
     for document_id in ids:
         with contextlib.suppress(Exception):  # a failure is marked on the row by document_render
