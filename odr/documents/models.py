@@ -58,6 +58,10 @@ class GeneratedDocument(models.Model):
         ordering = ["-requested_at", "-pk"]
         verbose_name = _("generated document")
         verbose_name_plural = _("generated documents")
+        indexes = [
+            # Failed renderings for the metrics (odr.ops), without scanning every document ever made.
+            models.Index(fields=["kind"], condition=models.Q(status="failed"), name="document_failed"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.subject_reference}"
