@@ -8,7 +8,7 @@ class OpsConfig(AppConfig):
     verbose_name = _("Operations")
 
     def ready(self):
-        # The worker's log context (task id and name on every record): Celery signals.
+        # The log context's ends: a request finished (web), a task started or finished (worker).
         from . import logcontext
 
-        logcontext.connect_celery_signals()
+        logcontext.connect_signals()

@@ -86,14 +86,12 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Not reset on the way out: Django logs a 4xx/5xx response (django.request) after the middleware
+        # chain has returned; request_finished (below) clears the context once the response is closed.
         request.request_id = request_id_from(request.headers.get("X-Request-ID"))
-        tokens = [(request_id_var, request_id_var.set(request.request_id))]
-        tokens.append((case_reference_var, case_reference_var.set(None)))
-        try:
-            response = self.get_response(request)
-        finally:
-            for var, token in reversed(tokens):
-                var.reset(token)
+        request_id_var.set(request.request_id)
+        case_reference_var.set(None)
+        response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
 
@@ -115,8 +113,16 @@ def _task_finished(**_):
         var.set(None)
 
 
-def connect_celery_signals() -> None:
+def _request_finished(**_):
+    request_id_var.set(None)
+    case_reference_var.set(None)
+
+
+def connect_signals() -> None:
     from celery.signals import task_postrun, task_prerun
+    from django.core.signals import request_finished
+
+    request_finished.connect(_request_finished, weak=False, dispatch_uid="odr.ops.request_finished")
 
     task_prerun.connect(_task_started, weak=False, dispatch_uid="odr.ops.task_started")
     task_postrun.connect(_task_finished, weak=False, dispatch_uid="odr.ops.task_finished")

@@ -27,6 +27,9 @@ class MaskingJsonFormatter(JsonFormatter):
         super().__init__(JSON_FIELDS, *args, **kwargs)
 
     def process_log_record(self, log_data):
+        # django.request's `request` extra renders as its full path, query string included (which may
+        # hold personal data); the request id and the message's path identify the request already.
+        log_data.pop("request", None)
         return _mask(super().process_log_record(log_data))
 
 
