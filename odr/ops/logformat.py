@@ -70,6 +70,9 @@ def logging_config(*, log_format: str, level: str) -> dict:
         "loggers": {
             # WeasyPrint and fontTools narrate every step of every PDF at INFO.
             **{name: {"level": "WARNING"} for name in ("weasyprint", "fontTools")},
+            # At DEBUG, django.template logs each missing variable with the whole template context
+            # (recipients' names, e-mail contexts): never below INFO.
+            "django.template": {"level": "INFO"},
             # Django's own request loggers go to the root's handler (and so in the same format).
             "django": {"handlers": [], "level": level, "propagate": True},
         },
