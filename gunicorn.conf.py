@@ -62,7 +62,7 @@ access_log_format = (
 # application's logs (odr/ops/gunicorn_logging.py).
 _debug = os.environ.get("DEBUG", "").lower() in {"1", "true", "yes", "on"}
 if os.environ.get("LOG_FORMAT", "text" if _debug else "json") == "json":
-    logger_class = "odr.ops.gunicorn_logging.JsonAccessLogger"
+    logger_class = "odr.ops.gunicorn_logging.JsonLogger"
 
 # Prometheus multiprocess mode: each worker writes its request metrics to files in one directory, and
 # /metrics (odr/ops/metrics.py) merges them, so a scrape sees every worker of this host, not the one

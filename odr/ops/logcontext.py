@@ -8,6 +8,7 @@ import logging
 import re
 import uuid
 from contextvars import ContextVar
+from datetime import datetime
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 task_id_var: ContextVar[str | None] = ContextVar("task_id", default=None)
@@ -52,6 +53,8 @@ def _mask(value, *, keep_objects: bool = False):
         return {key: _mask(item, keep_objects=keep_objects) for key, item in value.items()}
     if keep_objects or isinstance(value, (int, float, bool, type(None))):
         return value
+    if isinstance(value, datetime):
+        return value.isoformat()  # the JSON log's time, as gunicorn's lines write it
     return _mask(str(value))
 
 

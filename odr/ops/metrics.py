@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import prometheus_client
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse, HttpResponseNotFound
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry, multiprocess
@@ -150,6 +150,7 @@ def scrape() -> bytes:
 @require_GET
 def metrics(request):
     if not _authorized(request):
-        # Unknown rather than forbidden: the endpoint's existence is nobody else's business.
-        raise Http404
+        # Unknown rather than forbidden: the endpoint's existence is nobody else's business. A bare
+        # answer, not the site's 404 page: a scraper is not a person.
+        return HttpResponseNotFound(b"Not Found\n", content_type="text/plain")
     return HttpResponse(scrape(), content_type=prometheus_client.CONTENT_TYPE_LATEST)
