@@ -5,6 +5,7 @@ raises), read back from a scrape parsed with prometheus_client's parser."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import OperationalError
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -162,3 +163,17 @@ def test_metrics_are_not_public(client, db, settings):
     assert client.get(url).status_code == 404  # no token configured: not served in production
     settings.DEBUG = True
     assert client.get(url).status_code == 200  # the demo
+
+
+def test_a_database_failure_gives_up_0_not_an_error(client, db, monkeypatch):
+    from odr.ops import metrics
+
+    assert value(scrape(client), "odr_domain_metrics_up") == 1
+
+    def unreachable(now):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(metrics, "sweep_status", unreachable)
+    samples = scrape(client)
+    assert value(samples, "odr_domain_metrics_up") == 0
+    assert not any(name.startswith("odr_sweep") for name, _ in samples)
