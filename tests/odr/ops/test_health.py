@@ -227,3 +227,10 @@ def test_readyz_refuses_an_unknown_check(client, db):
     response = client.get(reverse("readyz"), {"check": "coffee"})
     assert response.status_code == 400
     assert response.json()["unknown"] == ["coffee"]
+
+
+def test_operators_see_the_heartbeat_in_the_admin(admin_client, swept):
+    response = admin_client.get(reverse("admin:ops_jobheartbeat_changelist"))
+    assert response.status_code == 200
+    assert SWEEP_JOB in response.content.decode()
+    assert admin_client.get(reverse("admin:ops_jobheartbeat_add")).status_code == 403
