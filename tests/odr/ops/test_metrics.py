@@ -177,3 +177,29 @@ def test_a_database_failure_gives_up_0_not_an_error(client, db, monkeypatch):
     samples = scrape(client)
     assert value(samples, "odr_domain_metrics_up") == 0
     assert not any(name.startswith("odr_sweep") for name, _ in samples)
+
+
+@pytest.mark.postgres
+def test_every_query_of_a_scrape_and_a_probe_has_an_index(client, db, consumer):
+    """No sequential scan, even where the planner would pick one on small tables: with seq scans
+    disabled, a query that still plans one has no index to serve it (at 200,000 open cases, 30 events
+    each, it would read the whole table on every scrape)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from odr.ops.health import run_checks
+
+    with CaptureQueriesContext(connection) as captured:
+        scrape(client)
+        run_checks(["sweep", "outbox"])
+    statements = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert len(statements) >= 10
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            for sql in statements:
+                cursor.execute("EXPLAIN " + sql)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+                assert "Seq Scan" not in plan, f"{sql}\n{plan}"
+        finally:
+            cursor.execute("SET enable_seqscan = on")
