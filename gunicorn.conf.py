@@ -5,6 +5,8 @@ bench/load.py; the figures are in docs/performance.md.
 """
 
 import os
+import shutil
+import tempfile
 
 
 def _int(name: str, default: int) -> int:
@@ -54,7 +56,32 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = (
     'remote=%(h)s method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s duration_us=%(D)s pid=%(p)s'
+    " request_id=%({x-request-id}o)s"
 )
+# LOG_FORMAT=json (the default outside DEBUG, as in settings): one JSON object per line, like the
+# application's logs (odr/ops/gunicorn_logging.py).
+_debug = os.environ.get("DEBUG", "").lower() in {"1", "true", "yes", "on"}
+if os.environ.get("LOG_FORMAT", "text" if _debug else "json") == "json":
+    logger_class = "odr.ops.gunicorn_logging.JsonLogger"
+
+# Prometheus multiprocess mode: each worker writes its request metrics to files in one directory, and
+# /metrics (odr/ops/metrics.py) merges them, so a scrape sees every worker of this host, not the one
+# that happened to answer. The directory is emptied when gunicorn starts (stale files of a previous run
+# would count twice) and a worker's live gauges are dropped when it exits.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="odr-prometheus-"))
+
+
+def on_starting(server):
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
 
 # gunicorn ≥ 23 opens a control socket in ~/.gunicorn by default: two instances on one host (a bench
 # beside a running site) would fight over it, and nothing here uses it.

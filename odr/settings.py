@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "odr.notifications",
     "odr.consent",
     "odr.documents",
+    "odr.ops",
     "complaints",
     "mediation",
 ]
@@ -287,14 +288,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not TESTING)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not TESTING)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # WeasyPrint and fontTools narrate every step of every PDF at INFO.
-    "loggers": {name: {"level": "WARNING"} for name in ("weasyprint", "fontTools")},
-}
+# LOGGING: in the Operations block at the end of this module (odr/ops).
 
 # --- The law's numbers (DOMAIN.md). Each one is a setting because the law leaves it open or a
 # --- mediation body may choose a longer period.
@@ -401,3 +395,52 @@ ODR_SWEEP_MAX_SECONDS = env.float("ODR_SWEEP_MAX_SECONDS", default=45.0)
 # --- `manage.py sweep_deadlines --reschedule-reminders` applies it to every pending deadline now.
 ODR_RESPONSE_REMINDER_DAYS = env.list("ODR_RESPONSE_REMINDER_DAYS", cast=int, default=[7, 2])
 ODR_ADMISSIBILITY_REMINDER_DAYS = env.list("ODR_ADMISSIBILITY_REMINDER_DAYS", cast=int, default=[7, 2])
+
+# --- Operations (odr/ops, issue 15): health and readiness, metrics, logs, error reporting. ----------
+# Readiness (/readyz; /healthz is liveness and reads nothing). The sweep runs every minute: a lag over
+# two minutes means a run was missed (beat or worker stopped) or a backlog older than that waits.
+ODR_READY_SWEEP_LAG_SECONDS = env.int("ODR_READY_SWEEP_LAG_SECONDS", default=120)
+# Outbox rows due (first try or retry) for longer than this many minutes: the relay runs every minute
+# and a worker sends an e-mail in well under a second, so ten minutes unsent means the relay, its
+# worker or the broker is not doing its job; a mass mailing drains within it. None are tolerated.
+ODR_READY_OUTBOX_BACKLOG_MINUTES = env.int("ODR_READY_OUTBOX_BACKLOG_MINUTES", default=10)
+ODR_READY_OUTBOX_BACKLOG_MAX = env.int("ODR_READY_OUTBOX_BACKLOG_MAX", default=0)
+# Dead letters (a row given up after ODR_OUTBOX_MAX_ATTEMPTS, about two hours of retries): a legal
+# notice nobody received needs a person, so none is tolerated by default. Only e-mails count: a
+# merchant's broken webhook endpoint is the merchant's problem, seen in odr_webhooks_failing, and must
+# not keep the platform "not ready". An operator clears the check by resending (admin, "Send again").
+ODR_READY_DEAD_LETTERS_MAX = env.int("ODR_READY_DEAD_LETTERS_MAX", default=0)
+ODR_READY_DEAD_LETTER_CHANNELS = env.list("ODR_READY_DEAD_LETTER_CHANNELS", default=["email"])
+
+# /metrics: scraped with "Authorization: Bearer <ODR_METRICS_TOKEN>"; without a token, DEBUG only.
+ODR_METRICS_TOKEN = env.str("ODR_METRICS_TOKEN", default="")
+# Request latency and counts (django-prometheus); gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR so
+# that /metrics reports all the host's worker processes. The request id comes first, so that every
+# line a request logs (even the middlewares') carries it.
+MIDDLEWARE = [
+    "odr.ops.logcontext.RequestContextMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+# Logs: one JSON object per line in production, readable text in DEBUG (the demo). Every record
+# carries request_id, task_id/task_name and case_reference (odr/ops/logcontext.py); anything
+# e-mail-shaped is masked. The worker keeps this configuration instead of Celery's own.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+from odr.ops.logformat import logging_config  # noqa: E402
+
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Error reporting (sentry-sdk) when SENTRY_DSN is set; no personal data is sent (odr/ops/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN and not TESTING:
+    from odr.ops.sentry import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        release=env.str("SENTRY_RELEASE", default=""),
+        environment=env.str("SENTRY_ENVIRONMENT", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

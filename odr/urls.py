@@ -3,9 +3,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from odr import views
+from odr.ops import health, metrics
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Operations (odr/ops): liveness, readiness, Prometheus metrics. Outside the i18n prefix, no login.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("portal/", views.portal, name="portal"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

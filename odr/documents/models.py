@@ -65,6 +65,8 @@ class GeneratedDocument(models.Model):
             models.Index(
                 fields=["lease_expires_at"], condition=Q(status="running"), name="document_running_lease"
             ),
+            # Failed renderings for the metrics (odr.ops), without scanning every document ever made.
+            models.Index(fields=["kind"], condition=Q(status="failed"), name="document_failed"),
         ]
         verbose_name = _("generated document")
         verbose_name_plural = _("generated documents")

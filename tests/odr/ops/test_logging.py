@@ -1,0 +1,110 @@
+"""JSON logs (issue 15): a real flow (a consumer files a complaint through the views, a case page that
+does not exist, the worker's tasks deliver the e-mails and sweep) logged with LOG_FORMAT=json: every
+line is JSON, carries its request id or task id, the case reference where there is one, and never the
+consumer's e-mail address or name."""
+
+import io
+import json
+import logging
+import logging.config
+
+import pikepdf  # noqa: F401  (its import logs a start-up notice that belongs to no request or task)
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from complaints.models import Complaint
+from odr.deadlines.tasks import sweep
+from odr.notifications.models import OutboxMessage, OutboxStatus
+from odr.notifications.tasks import deliver_outbox_message
+from odr.ops.logcontext import request_id_from
+from odr.ops.logformat import logging_config
+from tests.test_broker_outage import DETAILS
+
+
+@pytest.fixture
+def json_log(settings):
+    """The production configuration (LOG_FORMAT=json) at DEBUG level, its handler writing to a buffer."""
+    buffer = io.StringIO()
+    config = logging_config(log_format="json", level="DEBUG")
+    config["handlers"]["console"]["stream"] = buffer
+    logging.config.dictConfig(config)
+    yield buffer
+    logging.config.dictConfig(settings.LOGGING)
+
+
+def lines(buffer) -> list[dict]:
+    text = buffer.getvalue()
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]  # every line parses, or the test fails
+
+
+def step(name: str) -> str:
+    return reverse("complaints:file_step", args=[name])
+
+
+def test_a_filing_flow_logs_json_with_ids_and_no_personal_data(consumer, merchant, agent, settings, json_log):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    client = Client()
+    client.force_login(consumer)
+    assert client.post(step("merchant"), {"merchant": merchant.pk}).status_code == 302
+    assert client.post(step("details"), DETAILS).status_code == 302
+    response = client.post(step("review"), {"consent_processing": "on", "consent_sharing": "on"})
+    assert response.status_code == 302
+    complaint = Complaint.objects.get(consumer=consumer)
+    # A case page that does not exist: Django logs the 404, with this request's id and the reference.
+    missing = client.get(
+        reverse("complaints:detail", args=["C-2026-999999"]), HTTP_X_REQUEST_ID="proxy-id-12345"
+    )
+    assert missing.status_code == 404
+    assert missing["X-Request-ID"] == "proxy-id-12345"
+    # The worker's side: deliver the e-mails (addressed to the consumer by name), then a sweep.
+    for pk in OutboxMessage.objects.filter(case_reference=complaint.reference).values_list("pk", flat=True):
+        deliver_outbox_message.apply(args=[pk])
+    assert OutboxMessage.objects.filter(status=OutboxStatus.SENT).exists()
+    assert any(consumer.email in message.to for message in mail.outbox)
+    sweep.apply()
+
+    records = lines(json_log)
+    assert records
+    for record in records:
+        assert {"time", "level", "logger", "message"} <= set(record)
+        assert record["request_id"] or record["task_id"], record
+    not_found = [r for r in records if r["logger"] == "django.request" and r.get("status_code") == 404]
+    assert len(not_found) == 1
+    assert not_found[0]["request_id"] == "proxy-id-12345"
+    assert not_found[0]["case_reference"] == "C-2026-999999"
+    tasks = {r["task_name"] for r in records if r["task_id"]}
+    assert "odr.deadlines.sweep" in tasks
+    text = json_log.getvalue()
+    for personal in (consumer.email, consumer.first_name, consumer.last_name, agent.email, agent.last_name):
+        assert personal and personal not in text
+
+
+def test_the_response_carries_a_request_id(client, db):
+    first = client.get(reverse("healthz"))["X-Request-ID"]
+    second = client.get(reverse("healthz"))["X-Request-ID"]
+    assert len(first) == 32 and first != second
+    # An incoming id is kept only if it looks like one: no log injection, no data in it.
+    assert (
+        client.get(reverse("healthz"), HTTP_X_REQUEST_ID="abc-123_XYZ.9")["X-Request-ID"] == "abc-123_XYZ.9"
+    )
+    assert request_id_from('x"\n{"level": "ERROR"}') != 'x"\n{"level": "ERROR"}'
+    assert request_id_from("jean.dupont@example.org") != "jean.dupont@example.org"
+
+
+def test_anything_email_shaped_is_masked(json_log):
+    log = logging.getLogger("tests.ops")
+    log.warning("delivery to %s failed", "jean.dupont@example.org")
+    log.info("user jean.dupont+odr@mail.example.fr", extra={"recipient": "marie@example.com"})
+    try:
+        raise ValueError("bounced: marie@example.com")
+    except ValueError:
+        log.exception("send failed")
+    text = json_log.getvalue()
+    assert "@example" not in text
+    records = lines(json_log)
+    assert records[0]["message"] == "delivery to [email] failed"
+    assert records[1]["recipient"] == "[email]"
+    assert "ValueError: bounced: [email]" in records[2]["exc_info"]
