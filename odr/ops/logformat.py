@@ -68,7 +68,7 @@ def logging_config(*, log_format: str, level: str) -> dict:
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
-            # WeasyPrint and fontTools narrate every step of every PDF at INFO.
+            # WeasyPrint and fontTools narrate every step of every PDF at INFO; pikepdf announces itself.
             **{name: {"level": "WARNING"} for name in ("weasyprint", "fontTools", "pikepdf")},
             # At DEBUG, django.template logs each missing variable with the whole template context
             # (recipients' names, e-mail contexts): never below INFO.
