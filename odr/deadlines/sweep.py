@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from odr import clock
+from odr.ops.logcontext import case
 
 from .models import Deadline, DeadlineEffect, DeadlineStatus
 from .registry import DeadlineHandler, handler_for, register_deadline_handler, remind_days_for
@@ -163,17 +164,22 @@ def _sweep_due(report: SweepReport, budget: _Budget, *, now: datetime, batch_siz
     for deadline in _claimed(
         due, order="due_at", report=report, budget=budget, now=now, batch_size=batch_size
     ):
-        handler = handler_for(deadline.kind)
-        if handler is None:
-            log.error("no handler registered for deadline kind %s", deadline.kind)
-            report.failed.append(f"{deadline.case_reference} {deadline.kind}: no handler")
-            continue
-        try:
-            if _fire(deadline, "due", _due_action(deadline, handler)):
-                report.due.append(f"{deadline.case_reference} {deadline.kind}")
-        except Exception as exc:  # one broken case must not stop the sweep for everyone else
-            log.exception("deadline %s failed", deadline.pk)
-            report.failed.append(f"{deadline.case_reference} {deadline.kind}: {exc}")
+        with case(deadline.case_reference):  # every line about this deadline names its case
+            _due_one(report, deadline)
+
+
+def _due_one(report: SweepReport, deadline: Deadline) -> None:
+    handler = handler_for(deadline.kind)
+    if handler is None:
+        log.error("no handler registered for deadline kind %s", deadline.kind)
+        report.failed.append(f"{deadline.case_reference} {deadline.kind}: no handler")
+        return
+    try:
+        if _fire(deadline, "due", _due_action(deadline, handler)):
+            report.due.append(f"{deadline.case_reference} {deadline.kind}")
+    except Exception as exc:  # one broken case must not stop the sweep for everyone else
+        log.exception("deadline %s failed", deadline.pk)
+        report.failed.append(f"{deadline.case_reference} {deadline.kind}: {exc}")
 
 
 def _remind(report: SweepReport, deadline: Deadline, *, now: datetime) -> None:
@@ -222,11 +228,12 @@ def _sweep_reminders(report: SweepReport, budget: _Budget, *, now: datetime, bat
     for deadline in _claimed(
         due, order="next_reminder_at", report=report, budget=budget, now=now, batch_size=batch_size
     ):
-        try:
-            _remind(report, deadline, now=now)
-        except Exception as exc:
-            log.exception("reminder for deadline %s failed", deadline.pk)
-            report.failed.append(f"{deadline.case_reference} {deadline.kind} reminder: {exc}")
+        with case(deadline.case_reference):
+            try:
+                _remind(report, deadline, now=now)
+            except Exception as exc:
+                log.exception("reminder for deadline %s failed", deadline.pk)
+                report.failed.append(f"{deadline.case_reference} {deadline.kind} reminder: {exc}")
 
 
 def sweep_deadlines(

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from odr import clock
+from odr.ops.logcontext import case
 
 from .emails import build_email
 from .models import Channel, OutboxMessage, OutboxStatus
@@ -65,30 +66,36 @@ def outbox_deliver(message_id: int) -> Delivery:
         now = clock.now()
         if message is None or (message.next_attempt_at and message.next_attempt_at > now):
             return Delivery(message_id, "skipped")
-        message.attempts += 1
-        try:
-            _send(message)
-        except Exception as exc:  # any failure of the outside world: count it, back off, keep the row
-            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if message.attempts >= settings.ODR_OUTBOX_MAX_ATTEMPTS:
-                message.status = OutboxStatus.DEAD
-                message.next_attempt_at = None
-                log.error("outbox message %s dead after %s attempts", message.pk, message.attempts)
-                result = Delivery(message.pk, "dead")
-            else:
-                delay = backoff(message.attempts)
-                message.next_attempt_at = now + delay
-                log.warning(
-                    "outbox message %s failed (attempt %s), retry in %s", message.pk, message.attempts, delay
-                )
-                result = Delivery(message.pk, "retry", delay)
+        with case(message.case_reference):  # the lines about this row (and its sender's) name its case
+            return _attempt(message, now)
+
+
+def _attempt(message: OutboxMessage, now) -> Delivery:
+    """One delivery attempt of a locked pending row, its outcome saved (in the caller's transaction)."""
+    message.attempts += 1
+    try:
+        _send(message)
+    except Exception as exc:  # any failure of the outside world: count it, back off, keep the row
+        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if message.attempts >= settings.ODR_OUTBOX_MAX_ATTEMPTS:
+            message.status = OutboxStatus.DEAD
+            message.next_attempt_at = None
+            log.error("outbox message %s dead after %s attempts", message.pk, message.attempts)
+            result = Delivery(message.pk, "dead")
         else:
-            message.status = OutboxStatus.SENT
-            message.sent_at = now
-            message.last_error = ""
-            result = Delivery(message.pk, "sent")
-        message.save(update_fields=["attempts", "status", "sent_at", "last_error", "next_attempt_at"])
-        return result
+            delay = backoff(message.attempts)
+            message.next_attempt_at = now + delay
+            log.warning(
+                "outbox message %s failed (attempt %s), retry in %s", message.pk, message.attempts, delay
+            )
+            result = Delivery(message.pk, "retry", delay)
+    else:
+        message.status = OutboxStatus.SENT
+        message.sent_at = now
+        message.last_error = ""
+        result = Delivery(message.pk, "sent")
+    message.save(update_fields=["attempts", "status", "sent_at", "last_error", "next_attempt_at"])
+    return result
 
 
 def outbox_due_ids(*, limit: int = 500) -> list[int]:

@@ -7,6 +7,8 @@ ContextFilter. MaskEmailFilter is the safety net for "logs carry ids, not e-mail
 import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 
@@ -59,16 +61,20 @@ def _mask(value, *, keep_objects: bool = False):
 
 
 class MaskEmailFilter(logging.Filter):
-    """Replaces anything e-mail-shaped in a record's message and arguments by "[email]".
+    """Replaces anything e-mail-shaped in a record's message by "[email]".
 
-    A safety net, not the rule: code logs ids. Exception tracebacks are masked by the formatters
-    (MaskingJsonFormatter, MaskingFormatter), which render them.
+    A safety net, not the rule: code logs ids. The message is rendered here, once, with its own
+    arguments (turning them into masked strings first would break "%.1f" with a Decimal and lose the
+    record); exception tracebacks and extra fields are masked by the formatters (MaskingJsonFormatter,
+    MaskingFormatter), which render them.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = _mask(record.msg) if isinstance(record.msg, str) else _mask(str(record.msg))
-        if record.args:
-            record.args = _mask(record.args)
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True  # a broken call: left as it is for logging to report as usual
+        record.msg, record.args = _mask(message), None
         return True
 
 
@@ -102,6 +108,18 @@ class RequestContextMiddleware:
         reference = case_reference_from(view_kwargs.get("reference"))
         if reference:
             case_reference_var.set(reference)
+
+
+@contextmanager
+def case(reference: str | None) -> Iterator[None]:
+    """Every record logged inside carries `reference` as its case reference (when it is one): a worker
+    handling many cases in one task (the sweep's deadlines, the relay's rows) says which one each line
+    is about. The previous value comes back on exit."""
+    token = case_reference_var.set(case_reference_from(reference))
+    try:
+        yield
+    finally:
+        case_reference_var.reset(token)
 
 
 def _task_started(task_id=None, task=None, args=None, kwargs=None, **_):

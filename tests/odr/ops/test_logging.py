@@ -7,6 +7,8 @@ import io
 import json
 import logging
 import logging.config
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pikepdf  # noqa: F401  (its import logs a start-up notice that belongs to no request or task)
 import pytest
@@ -15,12 +17,18 @@ from django.test import Client
 from django.urls import reverse
 
 from complaints.models import Complaint
+from odr.deadlines.models import DeadlineKind
+from odr.deadlines.services import deadline_open
+from odr.deadlines.sweep import sweep_deadlines
 from odr.deadlines.tasks import sweep
-from odr.notifications.models import OutboxMessage, OutboxStatus
+from odr.notifications.models import Channel, OutboxMessage, OutboxStatus
+from odr.notifications.relay import outbox_deliver
 from odr.notifications.tasks import deliver_outbox_message
-from odr.ops.logcontext import request_id_from
+from odr.ops.logcontext import case_reference_var, request_id_from
 from odr.ops.logformat import logging_config
+from tests.helpers import travel
 from tests.test_broker_outage import DETAILS
+from tests.test_celery_worker import free_port
 
 
 @pytest.fixture
@@ -108,3 +116,43 @@ def test_anything_email_shaped_is_masked(json_log):
     assert records[0]["message"] == "delivery to [email] failed"
     assert records[1]["recipient"] == "[email]"
     assert "ValueError: bounced: [email]" in records[2]["exc_info"]
+
+
+def test_a_worker_names_the_case_of_each_item_it_handles(db, consumer, merchant, settings, json_log):
+    """The sweep and the relay handle many cases in one task: each line names the case it is about."""
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    with travel(now - timedelta(minutes=10)):
+        for reference, subject in (("M-2026-000001", consumer), ("M-2026-000002", merchant)):
+            deadline_open(
+                subject=subject,  # not a proposal: its due effect fails, and the sweep logs that
+                kind=DeadlineKind.PROPOSAL_RESPONSE,
+                due_at=now - timedelta(minutes=5),
+                case_reference=reference,
+            )
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens: a retry
+    message = OutboxMessage.objects.create(
+        channel=Channel.EMAIL,
+        template="complaint_filed_d1",
+        idempotency_key="case-context",
+        case_reference="C-2026-000007",
+        to_address="someone@example.org",
+        created_at=now,
+    )
+    with travel(now):
+        sweep_deadlines()
+        assert outbox_deliver(message.pk).status == "retry"
+    records = lines(json_log)
+    failed = {r["message"]: r["case_reference"] for r in records if r["message"].startswith("deadline ")}
+    assert sorted(failed.values()) == ["M-2026-000001", "M-2026-000002"], records
+    retry = [r for r in records if r["message"].startswith(f"outbox message {message.pk} failed")]
+    assert [r["case_reference"] for r in retry] == ["C-2026-000007"]
+    assert case_reference_var.get() is None  # the context does not leak past the item
+
+
+def test_masking_keeps_a_record_whose_arguments_are_not_strings(json_log, capsys):
+    log = logging.getLogger("tests.ops")
+    log.info("took %.1f s for %s", Decimal("2.50"), "marie@example.com")
+    log.info("count %d", 3)
+    assert "Logging error" not in capsys.readouterr().err
+    assert [r["message"] for r in lines(json_log)] == ["took 2.5 s for [email]", "count 3"]
