@@ -405,10 +405,14 @@ ODR_READY_SWEEP_LAG_SECONDS = env.int("ODR_READY_SWEEP_LAG_SECONDS", default=120
 # worker or the broker is not doing its job; a mass mailing drains within it. None are tolerated.
 ODR_READY_OUTBOX_BACKLOG_MINUTES = env.int("ODR_READY_OUTBOX_BACKLOG_MINUTES", default=10)
 ODR_READY_OUTBOX_BACKLOG_MAX = env.int("ODR_READY_OUTBOX_BACKLOG_MAX", default=0)
-# Dead letters (a row given up after ODR_OUTBOX_MAX_ATTEMPTS, about two hours of retries): a legal
-# notice nobody received needs a person, so none is tolerated by default. Only e-mails count: a
-# merchant's broken webhook endpoint is the merchant's problem, seen in odr_webhooks_failing, and must
-# not keep the platform "not ready". An operator clears the check by resending (admin, "Send again").
+# Dead letters (a row given up after ODR_OUTBOX_MAX_ATTEMPTS: by default 7 waits of 30 s × 2^(n-1),
+# 3,810 s, about an hour of retries): a legal notice nobody received needs a person, so none is
+# tolerated by default. Only e-mails count: a merchant's broken webhook endpoint is the merchant's
+# problem, seen in odr_webhooks_failing, and must not keep the platform "not ready". An operator
+# clears the check by resending (admin, "Send again") or, once the notice has been given another way
+# or the address is known to be dead, by acknowledging it (admin, "Acknowledge the dead letters"):
+# the row stays, as the record of the notice, but no longer counts. Deleting a webhook endpoint
+# acknowledges its deliveries itself.
 ODR_READY_DEAD_LETTERS_MAX = env.int("ODR_READY_DEAD_LETTERS_MAX", default=0)
 ODR_READY_DEAD_LETTER_CHANNELS = env.list("ODR_READY_DEAD_LETTER_CHANNELS", default=["email"])
 
@@ -419,6 +423,8 @@ ODR_METRICS_TOKEN = env.str("ODR_METRICS_TOKEN", default="")
 # line a request logs (even the middlewares') carries it.
 MIDDLEWARE = [
     "odr.ops.logcontext.RequestContextMiddleware",
+    # /healthz and /readyz answer a probe that calls by IP address, whatever ALLOWED_HOSTS says.
+    "odr.ops.probehost.ProbeHostMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     *MIDDLEWARE,
     "django_prometheus.middleware.PrometheusAfterMiddleware",

@@ -41,6 +41,10 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField(_("created"))
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # A dead letter someone has dealt with (the notice given another way, the address known dead, the
+    # webhook endpoint deleted): kept as the record of the notice, no longer counted by readiness or
+    # metrics. Cleared when the row is sent again.
+    dead_acknowledged_at = models.DateTimeField(_("dead letter acknowledged"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("outbox message")
@@ -48,8 +52,13 @@ class OutboxMessage(models.Model):
         ordering = ["created_at"]
         indexes = [
             models.Index(fields=["created_at"], condition=models.Q(status="pending"), name="outbox_pending"),
-            # Dead letters by channel for readiness and metrics (odr.ops), without scanning sent rows.
-            models.Index(fields=["channel"], condition=models.Q(status="dead"), name="outbox_dead"),
+            # Dead letters nobody has acknowledged, by channel, for readiness and metrics (odr.ops):
+            # neither sent rows nor the dead letters of years past are read.
+            models.Index(
+                fields=["channel"],
+                condition=models.Q(status="dead", dead_acknowledged_at__isnull=True),
+                name="outbox_dead_unacknowledged",
+            ),
         ]
 
     def __str__(self):

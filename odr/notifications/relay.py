@@ -116,9 +116,18 @@ def outbox_resend(*, message: OutboxMessage) -> OutboxMessage:
         message.status = OutboxStatus.PENDING
         message.attempts = 0
         message.next_attempt_at = None
-        message.save(update_fields=["status", "attempts", "next_attempt_at"])
+        message.dead_acknowledged_at = None  # if it dies again, that is news
+        message.save(update_fields=["status", "attempts", "next_attempt_at", "dead_acknowledged_at"])
         transaction.on_commit(lambda: enqueue(message.pk))
     return message
+
+
+def outbox_acknowledge_dead(queryset) -> int:
+    """Mark the dead letters of `queryset` as dealt with: they stay (the record of the notice) but no
+    longer count in readiness and metrics. Returns how many were acknowledged now."""
+    return queryset.filter(status=OutboxStatus.DEAD, dead_acknowledged_at__isnull=True).update(
+        dead_acknowledged_at=clock.now()
+    )
 
 
 def enqueue(message_id: int) -> None:

@@ -9,13 +9,15 @@ entry per check. It includes the legal machinery (sweep lag, outbox backlog, dea
 the platform's state, not this web process's: pointing a load balancer at the whole of it would take
 every web process out of rotation for one dead letter. A probe can ask for a subset,
 `/readyz?check=database&check=broker`, the part that is about this process's reach.
+
+Anyone may probe; only a caller allowed to scrape /metrics (its token, or DEBUG) sees the figures
+(backlog, dead letters, what is due): others get each check's verdict.
 """
 
 import logging
 import os
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import redis
@@ -27,6 +29,7 @@ from django.views.decorators.http import require_GET
 
 from odr import clock
 
+from .metrics import scrape_authorized
 from .status import outbox_status, sweep_status
 
 log = logging.getLogger(__name__)
@@ -86,10 +89,10 @@ def check_sweep() -> dict:
 
 
 def check_outbox() -> dict:
-    """Rows due for longer than ODR_READY_OUTBOX_BACKLOG_MINUTES, and dead letters of the channels in
-    ODR_READY_DEAD_LETTER_CHANNELS, each under its maximum."""
+    """Rows due for longer than ODR_READY_OUTBOX_BACKLOG_MINUTES, and dead letters not yet acknowledged
+    of the channels in ODR_READY_DEAD_LETTER_CHANNELS, each under its maximum."""
     now = clock.now()
-    report = outbox_status(now, stale_after=timedelta(minutes=settings.ODR_READY_OUTBOX_BACKLOG_MINUTES))
+    report = outbox_status(now)
     backlog = sum(c.stale for c in report.channels.values())
     dead = sum(
         c.dead for name, c in report.channels.items() if name in settings.ODR_READY_DEAD_LETTER_CHANNELS
@@ -134,18 +137,36 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+def _verdicts(results: dict[str, dict]) -> dict[str, dict]:
+    """What an anonymous probe sees: pass or fail, and why when the reason is not a figure."""
+    return {
+        name: {key: value for key, value in result.items() if key in ("ok", "error")}
+        for name, result in results.items()
+    }
+
+
 @never_cache
 @require_GET
 def readyz(request):
-    names = request.GET.getlist("check")
+    # Each check once, however often it is named: a probe's cost does not grow with its query string.
+    names = list(dict.fromkeys(request.GET.getlist("check")))
     unknown = [name for name in names if name not in CHECKS]
     if unknown:
         return JsonResponse(
-            {"status": "error", "error": "unknown check", "unknown": unknown, "known": list(CHECKS)},
+            {"status": "error", "error": "unknown check", "unknown": unknown[:10], "known": list(CHECKS)},
             status=400,
         )
     results = run_checks(names or None)
     ready = all(result["ok"] for result in results.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "fail", "checks": results}, status=200 if ready else 503
+    response = JsonResponse(
+        {
+            "status": "ok" if ready else "fail",
+            "checks": results if scrape_authorized(request) else _verdicts(results),
+        },
+        status=200 if ready else 503,
     )
+    # A 503 here is an answer, not a server error: django.request would log each one at ERROR (and
+    # Sentry's logging integration make an event of it), a flood at every probe while a check fails.
+    # The failing check is logged once per probe at WARNING by run_checks only when it raises.
+    response._has_been_logged = True
+    return response

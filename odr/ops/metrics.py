@@ -9,7 +9,6 @@ endpoint answers only when DEBUG is on (the demo), and 404 otherwise, as if it d
 import hmac
 import logging
 import os
-from datetime import timedelta
 
 import prometheus_client
 from django.conf import settings
@@ -104,7 +103,7 @@ class DomainCollector:
             value=sweep.reminders_due,
         )
 
-        outbox = outbox_status(now, stale_after=_stale_after())
+        outbox = outbox_status(now)
         pending = GaugeMetricFamily(
             "odr_outbox_pending", "Outbox rows waiting to be sent.", labels=["channel"]
         )
@@ -136,10 +135,6 @@ class DomainCollector:
         )
 
 
-def _stale_after() -> timedelta:
-    return timedelta(minutes=settings.ODR_READY_OUTBOX_BACKLOG_MINUTES)
-
-
 def _process_registry():
     """This host's request metrics: every gunicorn worker's, merged from PROMETHEUS_MULTIPROC_DIR
     when it is set (gunicorn.conf.py sets it), else this process's."""
@@ -150,7 +145,8 @@ def _process_registry():
     return prometheus_client.REGISTRY
 
 
-def _authorized(request) -> bool:
+def scrape_authorized(request) -> bool:
+    """May this request read the platform's figures (here, and in /readyz's details)?"""
     token = settings.ODR_METRICS_TOKEN
     if not token:
         return settings.DEBUG
@@ -167,7 +163,7 @@ def scrape() -> bytes:
 @never_cache
 @require_GET
 def metrics(request):
-    if not _authorized(request):
+    if not scrape_authorized(request):
         # Unknown rather than forbidden: the endpoint's existence is nobody else's business. A bare
         # answer, not the site's 404 page: a scraper is not a person.
         return HttpResponseNotFound(b"Not Found\n", content_type="text/plain")

@@ -8,6 +8,7 @@ process memory.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Min, Q
 from django.db.models.functions import Coalesce
 
@@ -86,7 +87,7 @@ class ChannelStatus:
     pending: int = 0
     retrying: int = 0  # pending after at least one failed attempt
     stale: int = 0  # due (first try or retry) for longer than the readiness window
-    dead: int = 0
+    dead: int = 0  # not acknowledged
 
 
 @dataclass
@@ -97,12 +98,15 @@ class OutboxStatusReport:
         return self.channels.setdefault(name, ChannelStatus())
 
 
-def outbox_status(now: datetime, *, stale_after: timedelta) -> OutboxStatusReport:
-    """Two queries: pending rows (index outbox_pending) and dead letters (index outbox_dead), by channel.
+def outbox_status(now: datetime) -> OutboxStatusReport:
+    """Two queries: pending rows (index outbox_pending) and dead letters not acknowledged (index
+    outbox_dead_unacknowledged), by channel.
 
     A pending row is due at its next attempt, or at its creation when never tried; "stale" rows have been
-    due for longer than `stale_after`: the relay (every minute) should have taken them by then.
+    due for longer than ODR_READY_OUTBOX_BACKLOG_MINUTES: the relay (every minute) should have taken
+    them by then.
     """
+    stale_after = timedelta(minutes=settings.ODR_READY_OUTBOX_BACKLOG_MINUTES)
     report = OutboxStatusReport()
     due_since = Coalesce("next_attempt_at", "created_at")
     pending = (
@@ -120,7 +124,7 @@ def outbox_status(now: datetime, *, stale_after: timedelta) -> OutboxStatusRepor
         channel = report.channel(row["channel"])
         channel.pending, channel.retrying, channel.stale = row["n"], row["retrying"], row["stale"]
     dead = (
-        OutboxMessage.objects.filter(status=OutboxStatus.DEAD)
+        OutboxMessage.objects.filter(status=OutboxStatus.DEAD, dead_acknowledged_at__isnull=True)
         .values("channel")
         .annotate(n=Count("pk"))
         .order_by()

@@ -24,7 +24,7 @@ from odr.audit.services import audit_record
 from odr.errors import Forbidden, InvalidInput
 from odr.locking import lock
 from odr.notifications.models import Channel, OutboxMessage, OutboxStatus
-from odr.notifications.relay import enqueue, outbox_resend
+from odr.notifications.relay import enqueue, outbox_acknowledge_dead, outbox_resend
 
 from .events import EVENTS
 from .models import WebhookEndpoint, new_secret, validate_webhook_url
@@ -144,13 +144,19 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, by: User) -> We
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, by: User) -> None:
-    """Delete the endpoint; its deliveries still waiting become dead letters (nowhere to send them)."""
+    """Delete the endpoint; its deliveries still waiting become dead letters (nowhere to send them),
+    acknowledged at once like its earlier dead letters: the merchant chose this, nobody has to act."""
     with transaction.atomic():
         merchant, endpoint = _locked_endpoint(endpoint, by)
         pk = endpoint.pk
-        endpoint_deliveries(endpoint).filter(status=OutboxStatus.PENDING).update(
-            status=OutboxStatus.DEAD, next_attempt_at=None, last_error="the endpoint has been deleted"
+        deliveries = endpoint_deliveries(endpoint)
+        deliveries.filter(status=OutboxStatus.PENDING).update(
+            status=OutboxStatus.DEAD,
+            next_attempt_at=None,
+            last_error="the endpoint has been deleted",
+            dead_acknowledged_at=clock.now(),
         )
+        outbox_acknowledge_dead(deliveries)
         endpoint.delete()
         _audit(merchant, "webhook.endpoint_deleted", actor=by, endpoint_id=pk)
 

@@ -3,9 +3,11 @@
 import pytest
 from django.urls import reverse
 
+from odr import clock
 from odr.audit.models import AuditEvent
 from odr.notifications.models import Channel, OutboxMessage, OutboxStatus
 from odr.notifications.relay import outbox_deliver
+from odr.ops.status import outbox_status
 from odr.webhooks.models import WebhookEndpoint
 from tests.helpers import file_complaint
 
@@ -154,11 +156,25 @@ def test_owner_edits_rotates_and_deletes(client, owner, endpoint, delivered):
     client.post(reverse("webhooks:rotate", args=[m, e]))
     endpoint.refresh_from_db()
     assert endpoint.secret != old
+    earlier = OutboxMessage.objects.create(  # a dead letter of this endpoint from before
+        channel=Channel.WEBHOOK,
+        template=delivered.template,
+        idempotency_key="earlier-dead",
+        to_address=delivered.to_address,
+        context=delivered.context,
+        created_at=delivered.created_at,
+        status=OutboxStatus.DEAD,
+    )
     response = client.post(reverse("webhooks:delete", args=[m, e]))
     assert response["Location"] == reverse("webhooks:list", args=[m])
+    earlier.refresh_from_db()
+    assert earlier.dead_acknowledged_at is not None
     assert not WebhookEndpoint.objects.exists()
     delivered.refresh_from_db()
     assert delivered.status == OutboxStatus.DEAD and "deleted" in delivered.last_error
+    # The merchant chose this: nobody has to act on these dead letters (metrics, readiness).
+    assert delivered.dead_acknowledged_at is not None
+    assert outbox_status(clock.now()).channel(Channel.WEBHOOK).dead == 0
     kinds = set(AuditEvent.objects.filter(stream=f"merchant-{m}").values_list("kind", flat=True))
     assert {"webhook.endpoint_updated", "webhook.secret_rotated", "webhook.endpoint_deleted"} <= kinds
 

@@ -1,6 +1,7 @@
 """Liveness and readiness (issue 15): /healthz reads nothing; /readyz has one entry per check, 200 only
 when all pass, and each check fails on its own cause and only that one."""
 
+import logging
 import shutil
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ from odr.deadlines.models import DeadlineKind
 from odr.deadlines.services import deadline_open
 from odr.deadlines.tasks import sweep
 from odr.notifications.models import Channel, OutboxMessage, OutboxStatus
+from odr.notifications.relay import outbox_resend
 from odr.ops import health
 from odr.ops.heartbeat import SWEEP_JOB, heartbeat_record
 from odr.ops.models import JobHeartbeat
@@ -33,8 +35,20 @@ def swept(db, at_now):
     heartbeat_record(job=SWEEP_JOB)
 
 
+TOKEN = "readiness-figures-token"
+
+
+@pytest.fixture(autouse=True)
+def _token(settings):
+    """The figures of /readyz are for whoever may scrape /metrics."""
+    settings.ODR_METRICS_TOKEN = TOKEN
+    settings.DEBUG = False
+
+
 def readyz(client, *checks):
-    response = client.get(reverse("readyz"), {"check": list(checks)} if checks else {})
+    response = client.get(
+        reverse("readyz"), {"check": list(checks)} if checks else {}, HTTP_AUTHORIZATION=f"Bearer {TOKEN}"
+    )
     return response.status_code, response.json()
 
 
@@ -234,3 +248,59 @@ def test_operators_see_the_heartbeat_in_the_admin(admin_client, swept):
     assert response.status_code == 200
     assert SWEEP_JOB in response.content.decode()
     assert admin_client.get(reverse("admin:ops_jobheartbeat_add")).status_code == 403
+
+
+def test_an_acknowledged_dead_letter_no_longer_fails_readiness(admin_client, client, swept):
+    dead = outbox_row("bounces", status=OutboxStatus.DEAD, attempts=8)
+    assert readyz(client)[0] == 503
+    response = admin_client.post(
+        reverse("admin:notifications_outboxmessage_changelist"),
+        {"action": "acknowledge_dead", "_selected_action": [dead.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    status, body = readyz(client)
+    assert status == 200, body
+    assert body["checks"]["outbox"]["dead_letters"] == 0
+    dead.refresh_from_db()
+    assert dead.status == OutboxStatus.DEAD and dead.dead_acknowledged_at == NOW  # the record stays
+    # Sent again and dead again: that is news, it counts again.
+    outbox_resend(message=dead)
+    dead.refresh_from_db()
+    assert dead.dead_acknowledged_at is None
+    OutboxMessage.objects.filter(pk=dead.pk).update(status=OutboxStatus.DEAD)
+    assert readyz(client)[0] == 503
+
+
+def test_readyz_runs_each_check_once_however_often_it_is_named(client, swept, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):  # the sweep check's three queries, once
+        response = client.get(reverse("readyz"), {"check": ["sweep"] * 50})
+    assert response.status_code == 200
+    assert list(response.json()["checks"]) == ["sweep"]
+
+
+def test_readyz_shows_figures_only_to_a_scraper(client, swept, settings):
+    outbox_row("mail", status=OutboxStatus.DEAD, attempts=8)
+    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}):
+        response = client.get(reverse("readyz"), **headers)
+        assert response.status_code == 503
+        checks = response.json()["checks"]
+        assert checks["outbox"] == {"ok": False}
+        assert checks["sweep"] == {"ok": True}
+    assert readyz(client)[1]["checks"]["outbox"]["dead_letters"] == 1
+    settings.ODR_METRICS_TOKEN, settings.DEBUG = "", True  # the demo shows everything
+    assert client.get(reverse("readyz")).json()["checks"]["outbox"]["dead_letters"] == 1
+
+
+def test_a_failing_probe_is_not_logged_as_a_server_error(client, db, at_now, caplog):
+    with caplog.at_level(logging.DEBUG, logger="django.request"):
+        assert readyz(client)[0] == 503  # no sweep ever finished
+    assert [r for r in caplog.records if r.name == "django.request"] == []
+
+
+@pytest.mark.parametrize("host", ["10.1.2.3:8000", "[fd00::7]", "pod-name.internal"])
+def test_probes_answer_whatever_host_they_call(client, swept, host):
+    assert client.get(reverse("healthz"), HTTP_HOST=host).status_code == 200
+    assert client.get(reverse("readyz"), HTTP_HOST=host).status_code == 200
+    # Everything else still refuses a host it does not serve.
+    assert client.get("/", HTTP_HOST=host).status_code == 400
