@@ -122,6 +122,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int(
     "CONN_MAX_AGE", default=0 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 600
 )
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# How long opening a PostgreSQL connection may take, in seconds (libpq's connect_timeout; it counts 2
+# at least). Without it, a database host that drops packets (a failover, a firewall) holds a request,
+# a readiness probe or a worker for the operating system's TCP timeout, about two minutes.
+ODR_DB_CONNECT_TIMEOUT_SECONDS = env.int("ODR_DB_CONNECT_TIMEOUT_SECONDS", default=5)
+if ODR_DB_CONNECT_TIMEOUT_SECONDS and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = ODR_DB_CONNECT_TIMEOUT_SECONDS
 # A bound on any one SQL statement, in milliseconds (0: none). gunicorn.conf.py sets it for the web
 # processes only (below their request timeout): a gthread worker's heartbeat runs in its main thread,
 # so gunicorn's timeout never ends a request stuck in the database. Workers and commands (the audit

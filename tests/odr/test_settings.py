@@ -1,8 +1,10 @@
 """The site refuses to serve without a real secret key, unless DEBUG is explicitly on."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,3 +85,31 @@ def test_web_processes_bound_each_sql_statement_below_gunicorns_timeout_workers_
 
     assert "statement_timeout=25000" in options("import runpy; runpy.run_path('gunicorn.conf.py');" + show)
     assert "statement_timeout" not in options(show)
+
+
+def test_a_database_that_never_answers_fails_the_connection_within_its_timeout():
+    """A PostgreSQL host that accepts the TCP connection and then says nothing (a hung server, a
+    half-open failover): the connection fails after ODR_DB_CONNECT_TIMEOUT_SECONDS, not minutes later."""
+    with socket.socket() as silent:  # the kernel completes the handshake; nobody ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ODR_DB_")}
+        env.update(
+            ODR_ENV_FILE=os.devnull,
+            DATABASE_URL=f"postgres://nobody@127.0.0.1:{port}/none",
+            ODR_DB_CONNECT_TIMEOUT_SECONDS="2",
+        )
+        script = (
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'odr.settings'; django.setup();"
+            "from django.db import connection;"
+            "connection.ensure_connection()"
+        )
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        elapsed = time.monotonic() - started
+    assert result.returncode != 0
+    assert "OperationalError" in result.stderr and "timeout" in result.stderr, result.stderr[-2000:]
+    assert elapsed < 20  # Django's start-up plus the 2 s bound; without it, the 60 s above run out
