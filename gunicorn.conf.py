@@ -7,6 +7,7 @@ bench/load.py; the figures are in docs/performance.md.
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 
 def _int(name: str, default: int) -> int:
@@ -66,15 +67,25 @@ if os.environ.get("LOG_FORMAT", "text" if _debug else "json") == "json":
 
 # Prometheus multiprocess mode: each worker writes its request metrics to files in one directory, and
 # /metrics (odr/ops/metrics.py) merges them, so a scrape sees every worker of this host, not the one
-# that happened to answer. The directory is emptied when gunicorn starts (stale files of a previous run
-# would count twice) and a worker's live gauges are dropped when it exits.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="odr-prometheus-"))
+# that happened to answer. An operator may name the directory; otherwise a temporary one is made here,
+# and removed when gunicorn exits (the marker survives a HUP, which reads this file again). Its stale
+# metric files of a previous run (which would count twice) are removed when gunicorn starts: only those,
+# whatever else an operator keeps there. A worker's live gauges are dropped when it exits.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="odr-prometheus-")
+    os.environ["ODR_PROMETHEUS_DIR_TEMPORARY"] = "1"
 
 
 def on_starting(server):
-    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    shutil.rmtree(directory, ignore_errors=True)
-    os.makedirs(directory, exist_ok=True)
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
+def on_exit(server):
+    if os.environ.get("ODR_PROMETHEUS_DIR_TEMPORARY"):
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def child_exit(server, worker):

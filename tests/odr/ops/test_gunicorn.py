@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,22 @@ def get(url: str, **headers) -> tuple[int, dict, bytes]:
         return error.code, dict(error.headers), error.read()
 
 
-@pytest.fixture
-def gunicorn(tmp_path):
+def wait_for(condition, *, seconds: float, what: str):
+    """Poll `condition` every 0.1 s until it returns something truthy, for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {seconds} s")
+        time.sleep(0.1)
+
+
+@contextmanager
+def running_gunicorn(tmp_path, **overrides):
+    """gunicorn -c gunicorn.conf.py on a free port, until the block ends (then SIGTERM, waited for).
+    An override of None removes the variable from the environment."""
     port = free_port()
     db = connection.settings_dict
     env = {
@@ -55,29 +70,43 @@ def gunicorn(tmp_path):
         "MEDIA_ROOT": str(tmp_path / "media"),
     }
     env.pop("REDIS_URL", None)  # the broker check reads the embedded transport's folder
-    log = (tmp_path / "gunicorn.log").open("w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    env.pop("ODR_PROMETHEUS_DIR_TEMPORARY", None)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError("gunicorn exited: " + log_path.read_text()[-2000:])
+            try:
+                return get(base + "/healthz")[0] == 200
+            except OSError:
+                return False
+
         try:
-            if get(base + "/healthz")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.terminate()
-        raise RuntimeError("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text()[-2000:])
-    yield base, tmp_path / "gunicorn.log"
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+            wait_for(up, seconds=30, what="gunicorn answering /healthz")
+            yield base, log_path
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    with running_gunicorn(tmp_path) as running:
+        yield running
 
 
 def healthz_requests(base) -> float:
@@ -110,15 +139,46 @@ def test_metrics_add_up_every_worker_and_the_access_log_is_json(gunicorn):
     assert status == 200, body
     assert json.loads(body)["checks"]["database"]["ok"] is True
 
-    time.sleep(0.5)  # the access log is written after each response
-    access = []
-    for line in log_path.read_text().splitlines():
-        record = json.loads(line)  # every line gunicorn and the application write is JSON
-        if record.get("logger") == "gunicorn.access":
-            access.append(record)
-    probes = [r for r in access if r["path"] == "/healthz" and r["request_id"] == "probe-000001"]
+    def probe_lines():
+        # Every line gunicorn and the application write is JSON. The access log is written after each
+        # response: wait until the last probe's line is there.
+        records = [json.loads(line) for line in log_path.read_text().splitlines()]
+        found = [
+            r
+            for r in records
+            if r.get("logger") == "gunicorn.access"
+            and r["path"] == "/healthz"
+            and r["request_id"] == "probe-000001"
+        ]
+        return found if len(found) >= 30 else None
+
+    probes = wait_for(probe_lines, seconds=10, what="30 probes in the access log")
     assert len(probes) == 30
     assert {r["status"] for r in probes} == {"200"}
     # Both workers write their metrics to the shared directory (files named after their pids).
     files = {path.stem.rsplit("_", 1)[-1] for path in (log_path.parent / "prometheus").glob("*.db")}
     assert len(files) >= 2, files
+
+
+def test_the_metrics_directory_named_by_the_operator_loses_only_stale_metric_files(tmp_path):
+    folder = tmp_path / "operator-metrics"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("an operator's file")
+    (folder / "counter_99999.db").write_bytes(b"stale")  # a previous run's: would count twice
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    with running_gunicorn(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(folder), TMPDIR=str(temporary)):
+        assert (folder / "keep.txt").read_text() == "an operator's file"
+        assert not (folder / "counter_99999.db").exists()
+        assert list(temporary.glob("odr-prometheus-*")) == []  # no folder made beside the named one
+    assert (folder / "keep.txt").exists()  # and nothing removed at exit
+
+
+def test_the_temporary_metrics_directory_goes_when_gunicorn_exits(tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    with running_gunicorn(tmp_path, PROMETHEUS_MULTIPROC_DIR=None, TMPDIR=str(temporary)) as (base, _):
+        assert healthz_requests(base) >= 1  # the workers write their metrics in it
+        [folder] = temporary.glob("odr-prometheus-*")
+        assert list(folder.glob("*.db"))
+    assert not folder.exists()
