@@ -111,7 +111,9 @@ class DomainCollector:
             "odr_outbox_retrying", "Pending outbox rows that failed at least once.", labels=["channel"]
         )
         dead = GaugeMetricFamily(
-            "odr_outbox_dead", "Outbox rows given up after every attempt (dead letters).", labels=["channel"]
+            "odr_outbox_dead",
+            "Outbox rows given up after every attempt (dead letters), not yet acknowledged.",
+            labels=["channel"],
         )
         for channel in Channel.values:
             status = outbox.channel(channel)
@@ -124,7 +126,8 @@ class DomainCollector:
         webhooks = outbox.channel(Channel.WEBHOOK)
         failing = GaugeMetricFamily(
             "odr_webhooks_failing",
-            "Webhook deliveries failing: in retry (pending after a failure) or dead.",
+            "Webhook deliveries failing: in retry (pending after a failure) or dead (not acknowledged; "
+            "a deleted endpoint's are).",
             labels=["state"],
         )
         failing.add_metric(["retry"], webhooks.retrying)

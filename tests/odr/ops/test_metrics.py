@@ -13,7 +13,7 @@ from odr.deadlines.tasks import sweep
 from odr.documents import services as documents
 from odr.documents.models import DocumentKind, DocumentStatus
 from odr.notifications.models import Channel, OutboxMessage, OutboxStatus
-from odr.notifications.relay import outbox_deliver
+from odr.notifications.relay import outbox_acknowledge_dead, outbox_deliver
 from tests.helpers import file_complaint, travel
 from tests.test_celery_worker import free_port
 
@@ -115,6 +115,11 @@ def test_metrics_read_back_a_due_deadline_a_dead_letter_and_a_failed_document(
     assert value(after, "odr_webhooks_failing", state="retry") == 1
     assert value(after, "odr_webhooks_failing", state="dead") == 0
     assert value(after, "odr_documents_failed") == 1
+
+    # Dead letters someone has dealt with stay on record and leave the gauge.
+    with travel(AFTER):
+        assert outbox_acknowledge_dead(OutboxMessage.objects.filter(pk__in=emails)) == len(emails)
+        assert value(scrape(client), "odr_outbox_dead", channel="email") == 0
 
 
 def test_request_latency_is_exported(client, db):
