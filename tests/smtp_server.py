@@ -12,21 +12,16 @@ import asyncio
 import email
 import email.policy
 import logging
-import socket
 import threading
 import time
 from collections import Counter
 
 from aiosmtpd.controller import Controller
 
+from tests.processes import free_port
+
 # aiosmtpd logs every SMTP command at INFO: keep failures' output readable.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _Handler:
@@ -53,7 +48,7 @@ class _Handler:
 
 class SmtpServer:
     def __init__(self, header: str = "X-ODR-Message"):
-        self.port = _free_port()
+        self.port = free_port()
         self.header = header
         self.messages: list[email.message.EmailMessage] = []  # answered 250
         self.dropped: list[email.message.EmailMessage] = []  # client gone while held: not delivered

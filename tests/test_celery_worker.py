@@ -18,18 +18,13 @@ from odr.celery import app
 from odr.notifications.models import OutboxMessage, OutboxStatus
 from odr.notifications.tasks import deliver_outbox_message, outbox_relay_pending
 from tests.helpers import file_complaint
+from tests.processes import free_port
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RedisServer:

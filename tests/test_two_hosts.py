@@ -8,20 +8,17 @@ import hashlib
 import io
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.tasks_enqueue import breaker_reset
 from tests.helpers import file_complaint, open_case
+from tests.processes import Celery, database_url
 from tests.s3 import Bucket, download, local_files, portal
 from tests.test_celery_worker import broker, redis_server, wait_until  # noqa: F401 - redis_server: a fixture
 
@@ -32,16 +29,6 @@ pytestmark = [
 ]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-WORKER_ARGUMENTS = ["-A", "odr", "worker", "-Q", "pdf", "-P", "solo", "-c", "1", "-n", "other-host@%h"]
-WORKER_ARGUMENTS += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"]
-
-
 class OtherHost:
     """`celery -A odr worker` for the `pdf` queue, in an environment built from nothing but what a
     second machine would be given: the database, the broker, the bucket and its own local paths."""
@@ -50,7 +37,7 @@ class OtherHost:
         self.root = root
         for folder in ("cwd", "tmp", "media", "work", "keys", "home"):
             (root / folder).mkdir(parents=True)
-        self.environment = {
+        environment = {
             "PATH": os.environ["PATH"],
             "HOME": str(root / "home"),
             "LANG": "C.UTF-8",
@@ -58,35 +45,23 @@ class OtherHost:
             "ODR_ENV_FILE": str(root / "no-such.env"),
             "SECRET_KEY": "other-host-test-key",
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "REDIS_URL": broker_url,
             "MEDIA_ROOT": str(root / "media"),
             "ODR_WORK_DIR": str(root / "work"),
             "ODR_SIGNING_KEYS_DIR": str(root / "keys"),
             **bucket.environment,
         }
-        self.log = root / "worker.log"
-        self.process = None
+        self.celery = Celery(root, env=environment, cwd=root / "cwd")
 
     def start(self) -> None:
-        celery = Path(sys.executable).with_name("celery")
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [celery, *WORKER_ARGUMENTS],
-                cwd=self.root / "cwd",
-                env=self.environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.celery.worker("worker", queues="pdf")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # warm shutdown
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.celery.stop("worker")  # warm shutdown
+
+    def log(self) -> str:
+        return self.celery.log("worker")
 
     def files(self, folder: str) -> list[Path]:
         return sorted(p for p in (self.root / folder).rglob("*") if p.is_file())
@@ -102,7 +77,7 @@ def other_host(tmp_path, redis_server, bucket):  # noqa: F811 - the fixture impo
     host = OtherHost(tmp_path / "worker-host", broker_url=redis_server.url, bucket=bucket)
     host.start()
     yield host
-    host.stop()
+    host.celery.stop_all()
 
 
 @pytest.fixture
@@ -124,9 +99,9 @@ def _rendered(other_host, document_id: int) -> GeneratedDocument:
         ).exists(),
         timeout=120,
     )
-    assert finished, other_host.log.read_text()[-4000:]
+    assert finished, other_host.log()[-4000:]
     document = GeneratedDocument.objects.get(pk=document_id)
-    assert document.status == DocumentStatus.READY, (document.error, other_host.log.read_text()[-4000:])
+    assert document.status == DocumentStatus.READY, (document.error, other_host.log()[-4000:])
     return document
 
 
@@ -172,4 +147,4 @@ def test_a_worker_on_another_host_renders_what_the_web_asked_and_the_web_serves_
     assert local_files(settings) == [] and not Path(settings.ODR_WORK_DIR).exists()
     assert other_host.files("media") == [] and other_host.files("work") == []
     other_host.stop()
-    assert "succeeded" in other_host.log.read_text()  # the worker, not this process, did the work
+    assert "succeeded" in other_host.log()  # the worker, not this process, did the work

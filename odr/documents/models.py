@@ -58,6 +58,9 @@ class GeneratedDocument(models.Model):
     # it until this instant, renewed at each progress report. A running row past it was left by a
     # worker that died (SIGKILL, host lost); the periodic pick-up claims it again.
     lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
+    # Set anew at each claim: progress, failure and storing are done only under the token the worker
+    # claimed with, so a worker whose export was taken over can no longer touch it.
+    lease_token = models.UUIDField(_("lease token"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-requested_at", "-pk"]
@@ -65,6 +68,8 @@ class GeneratedDocument(models.Model):
             models.Index(
                 fields=["lease_expires_at"], condition=Q(status="running"), name="document_running_lease"
             ),
+            # The every-minute pick-up of documents whose task was lost, oldest first.
+            models.Index(fields=["requested_at"], condition=Q(status="pending"), name="document_pending"),
             # Failed renderings for the metrics (odr.ops), without scanning every document ever made.
             models.Index(fields=["kind"], condition=Q(status="failed"), name="document_failed"),
         ]

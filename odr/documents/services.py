@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -158,40 +159,47 @@ def _audit_fingerprint(document: GeneratedDocument, stream: str) -> None:
         )
 
 
+class LeaseLost(Exception):
+    """The document was taken over by another worker after this one's lease ran out."""
+
+
 def _produce(document_id: int) -> GeneratedDocument | None:
     # Claim it: exactly one worker moves it to running (one UPDATE: a concurrent claimer re-reads the
-    # row and finds the lease taken), pending or left running by a worker whose lease ran out.
+    # row and finds the lease taken), pending or left running by a worker whose lease ran out. The
+    # token it claims with is what it holds: a later claim replaces it.
+    token = uuid.uuid4()
     claimed = (
         GeneratedDocument.objects.filter(pk=document_id)
         .filter(_claimable(clock.now()))
-        .update(status=DocumentStatus.RUNNING, progress=0, lease_expires_at=_lease_end())
+        .update(status=DocumentStatus.RUNNING, progress=0, lease_expires_at=_lease_end(), lease_token=token)
     )
     document = GeneratedDocument.objects.get(pk=document_id)
     if not claimed:
         return document
+    held = GeneratedDocument.objects.filter(pk=document_id, status=DocumentStatus.RUNNING, lease_token=token)
 
     def report_progress(percent: int) -> None:
-        GeneratedDocument.objects.filter(pk=document_id, status=DocumentStatus.RUNNING).update(
-            progress=max(0, min(99, percent)), lease_expires_at=_lease_end()
-        )
+        if not held.update(progress=max(0, min(99, percent)), lease_expires_at=_lease_end()):
+            raise LeaseLost  # stop producing: another worker has it now
 
     try:
         produced = _producers[document.kind](document, report_progress)
         try:
-            _store_produced(document_id, produced)
+            _store_produced(document_id, token, produced)
         finally:  # the producer's scratch file, on this host only: gone whatever happened
             with contextlib.suppress(FileNotFoundError):
                 os.remove(produced.path)
+    except LeaseLost:
+        log.warning("document %s taken over by another worker; this one stops", document_id)
     except Exception as exc:
         log.exception("document %s failed", document_id)
-        GeneratedDocument.objects.filter(pk=document_id, status=DocumentStatus.RUNNING).update(
-            status=DocumentStatus.FAILED, error=str(exc)[:2000]
-        )
+        # Only while still ours: a failure after a takeover must not fail the other worker's run.
+        held.update(status=DocumentStatus.FAILED, error=str(exc)[:2000])
         raise
     return GeneratedDocument.objects.get(pk=document_id)
 
 
-def _store_produced(document_id: int, produced: ProducedFile) -> None:
+def _store_produced(document_id: int, token: uuid.UUID, produced: ProducedFile) -> None:
     """Stream a produced file into storage (a bucket's multipart upload: memory stays flat)."""
     with open(produced.path, "rb") as stream:
         digest = hashlib.file_digest(stream, "sha256").hexdigest()
@@ -199,9 +207,9 @@ def _store_produced(document_id: int, produced: ProducedFile) -> None:
         stream.seek(0)
         with transaction.atomic():
             document = GeneratedDocument.objects.select_for_update().get(pk=document_id)
-            if document.status != DocumentStatus.RUNNING:
-                # Taken over after our lease ran out, and finished by the other worker: ready once.
-                return
+            if document.status != DocumentStatus.RUNNING or document.lease_token != token:
+                # Taken over after our lease ran out: the other worker's run is the one that counts.
+                raise LeaseLost
             document.file.save(produced.filename, File(stream), save=False)
             with removed_on_error(document.file):
                 # The size measured here, not document.file.size: on S3 that would be one more request.
@@ -220,16 +228,25 @@ def _claimable(now) -> Q:
     )
 
 
-def documents_render_pending(*, older_than_seconds: int = 60) -> int:
+def documents_render_pending(*, older_than_seconds: int = 60, batch: int = 20) -> int:
     """Beat: render what was requested while the broker was down (or whose task was lost), and take
-    over the documents produced in steps whose worker died while running them."""
+    over the documents produced in steps whose worker died while running them. Two queries, each
+    served by its partial index (document_pending, document_running_lease), oldest first."""
     now = clock.now()
     cutoff = now - timedelta(seconds=older_than_seconds)
-    ids = list(
-        GeneratedDocument.objects.filter(_claimable(now))
-        .exclude(status=DocumentStatus.PENDING, requested_at__gt=cutoff)
-        .values_list("pk", flat=True)[:20]
+    pending = list(
+        GeneratedDocument.objects.filter(status=DocumentStatus.PENDING, requested_at__lte=cutoff)
+        .order_by("requested_at")
+        .values_list("pk", flat=True)[:batch]
     )
+    abandoned = list(
+        GeneratedDocument.objects.filter(
+            Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True), status=DocumentStatus.RUNNING
+        )
+        .order_by("lease_expires_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    ids = pending + abandoned
     for document_id in ids:
         with contextlib.suppress(Exception):  # a failure is marked on the row by document_render
             document_render(document_id)

@@ -1,16 +1,17 @@
+import os
 import shutil
 
 import pytest
+from django.conf import settings
 
+from tests.processes import Celery, database_url
 from tests.smtp_server import SmtpServer
 from tests.test_celery_worker import RedisServer, broker
-
-from .processes import Celery
 
 
 @pytest.fixture(autouse=True)
 def _files(settings, tmp_path):
-    # Shared with the subprocesses through their environment (see processes.Celery).
+    # Shared with the subprocesses through their environment (see `celery` below).
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.ODR_SIGNING_KEYS_DIR = tmp_path / "signing-keys"
 
@@ -42,7 +43,22 @@ def celery_env():
 def celery(transactional_db, tmp_path, redis_server, smtp, celery_env):
     """Start workers and beats with `celery.worker(name)` / `celery.beat(name)`. This process's own
     publishes (on commit, `.delay()`) go to the same redis-server for the test's duration."""
-    processes = Celery(tmp_path, redis_url=redis_server.url, email_url=smtp.url, extra_env=celery_env)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": redis_server.url,
+        "EMAIL_URL": smtp.url,
+        "SECRET_KEY": "fault-tests-secret-key-not-for-production",
+        "DEBUG": "0",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "ODR_SIGNING_KEYS_DIR": str(settings.ODR_SIGNING_KEYS_DIR),
+        "ODR_ENV_FILE": str(tmp_path / "no.env"),  # never the developer's .env
+        # Beat's periodic work every 2 s instead of every minute (it starts one interval in).
+        "ODR_SWEEP_EVERY_SECONDS": "2",
+        "ODR_PICKUP_EVERY_SECONDS": "2",
+        **celery_env,
+    }
+    processes = Celery(tmp_path, env=env)
     with broker(redis_server.url):
         try:
             yield processes

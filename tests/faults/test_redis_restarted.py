@@ -17,8 +17,7 @@ from odr.documents.services import document_request
 from odr.notifications.models import OutboxMessage, OutboxStatus
 from tests.factories import UserFactory
 from tests.helpers import file_complaint
-
-from .processes import wait_until
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -58,3 +57,25 @@ def test_redis_restarted_with_work_pending_loses_nothing(celery, redis_server, s
         assert len(pdf.pages) >= 1
     generated = AuditEvent.objects.filter(kind="document.generated", payload__document_id=document.pk)
     assert generated.count() == 1
+
+
+def test_a_running_worker_reconnects_after_redis_restarts(celery, redis_server, smtp, merchant):
+    """Redis goes away under a running worker and comes back empty: the worker reconnects by itself
+    and consumes what is published afterwards (no beat here: nothing else would deliver it)."""
+    celery.worker("w1", queues="default,notifications")
+    seen = celery.log_size("w1")
+    redis_server.stop()
+    celery.wait_for_log("w1", "Connection to broker lost", after=seen, timeout=20)
+    seen = celery.log_size("w1")
+    redis_server.start()
+    celery.wait_for_log("w1", "Connected to redis://", after=seen, timeout=30)
+
+    complaint = file_complaint(UserFactory(), merchant)  # published on commit, to the new Redis
+    rows = OutboxMessage.objects.filter(case_reference=complaint.reference)
+    keys = set(rows.values_list("idempotency_key", flat=True))
+    assert keys
+    wait_until(lambda: not rows.exclude(status=OutboxStatus.SENT).exists(), timeout=30, what="every e-mail")
+    assert smtp.wait_for(len(keys), timeout=10)
+    delivered = smtp.keys()
+    assert set(delivered) == keys and all(n == 1 for n in delivered.values()), delivered
+    assert celery.processes["w1"][0].poll() is None  # the same worker, still running

@@ -18,8 +18,7 @@ from odr.deadlines.models import Deadline, DeadlineEffect, DeadlineKind
 from odr.notifications.models import OutboxMessage, OutboxStatus
 from tests.factories import UserFactory
 from tests.helpers import file_complaint, travel
-
-from .processes import wait_until
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

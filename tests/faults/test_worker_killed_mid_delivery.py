@@ -9,14 +9,24 @@ beat sends at start-up picks the row up.
 """
 
 import pytest
+from django.db import OperationalError, transaction
 
 from odr.notifications.models import OutboxMessage, OutboxStatus
 from tests.factories import UserFactory
 from tests.helpers import file_complaint
-
-from .processes import wait_until
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def lock_free(pk: int) -> bool:
+    """Whether the row lock the killed worker held is gone (its transaction ended, not just hidden)."""
+    try:
+        with transaction.atomic():
+            OutboxMessage.objects.select_for_update(nowait=True).get(pk=pk)
+    except OperationalError:  # "could not obtain lock": the dead worker's backend still holds it
+        return False
+    return True
 
 
 def test_worker_killed_mid_delivery_sends_every_email_once(celery, smtp, merchant):
@@ -35,9 +45,10 @@ def test_worker_killed_mid_delivery_sends_every_email_once(celery, smtp, merchan
     wait_until(lambda: len(smtp.dropped) == 1, timeout=10, what="the SMTP server to see the client go")
     held_row = rows.get(idempotency_key=held_key)
     wait_until(
-        lambda: rows.get(pk=held_row.pk).status == OutboxStatus.PENDING, timeout=10, what="the rollback"
+        lambda: lock_free(held_row.pk), timeout=10, what="PostgreSQL to roll the worker's transaction back"
     )
-    assert rows.get(pk=held_row.pk).attempts == 0
+    held_row.refresh_from_db()
+    assert held_row.status == OutboxStatus.PENDING and held_row.attempts == 0
     delivered_before = smtp.keys()
     assert sum(delivered_before.values()) == 2 and held_key not in delivered_before
     assert rows.filter(status=OutboxStatus.SENT).count() == 2

@@ -21,8 +21,7 @@ from odr.audit.models import AuditEvent
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.documents.services import document_request
 from tests.helpers import open_case, travel
-
-from .processes import wait_until
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

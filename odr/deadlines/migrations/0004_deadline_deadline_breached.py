@@ -2,8 +2,12 @@
 
 from django.db import migrations, models
 
+from odr.migration_ops import AddIndexConcurrentlyOnPostgres
+
 
 class Migration(migrations.Migration):
+    # CREATE INDEX CONCURRENTLY on PostgreSQL: writes to the table go on while it is built.
+    atomic = False
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
@@ -11,7 +15,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name='deadline',
             index=models.Index(condition=models.Q(('status', 'breached')), fields=['kind'], name='deadline_breached'),
         ),

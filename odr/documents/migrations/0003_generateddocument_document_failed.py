@@ -3,8 +3,12 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from odr.migration_ops import AddIndexConcurrentlyOnPostgres
+
 
 class Migration(migrations.Migration):
+    # CREATE INDEX CONCURRENTLY on PostgreSQL: writes to the table go on while it is built.
+    atomic = False
 
     dependencies = [
         ('documents', '0002_document_lease'),
@@ -12,7 +16,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name='generateddocument',
             index=models.Index(condition=models.Q(('status', 'failed')), fields=['kind'], name='document_failed'),
         ),

@@ -1,6 +1,7 @@
 """Documents produced in steps are held under a lease: the periodic pick-up takes over a running
 export only once its worker stopped renewing it (killed), and a document is made ready once."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -105,3 +106,70 @@ def test_a_worker_finishing_after_its_export_was_taken_over_does_not_make_it_rea
     document.refresh_from_db()
     assert document.status == DocumentStatus.READY
     assert document.sha256 == first["other"].sha256 and document.file.name == first["other"].file.name
+
+
+def test_a_worker_whose_export_was_taken_over_cannot_renew_it_and_stops(producer):
+    """The old worker, silent past its lease, comes back after another worker claimed the export: its
+    progress report does not renew the new lease and stops its run, leaving the row to the other."""
+    document = running_export(lease_left=timedelta(seconds=-1))
+    original = services._producers[DocumentKind.CASE_EXPORT]
+    seen = {}
+
+    def overtaken(doc, report):
+        # While this worker was silent, another claimed the export (a new token) and is producing it.
+        services._producers[DocumentKind.CASE_EXPORT] = original
+        GeneratedDocument.objects.filter(pk=doc.pk).update(
+            lease_expires_at=clock.now() - timedelta(seconds=1)
+        )
+        claimed = services._claimable(clock.now())
+        assert GeneratedDocument.objects.filter(claimed, pk=doc.pk).update(
+            lease_token=uuid.uuid4(), lease_expires_at=clock.now() + timedelta(seconds=30), progress=10
+        )
+        seen["other"] = GeneratedDocument.objects.get(pk=doc.pk)
+        report(80)  # raises LeaseLost: the producer stops there
+        seen["went on"] = True
+
+    services._producers[DocumentKind.CASE_EXPORT] = overtaken
+    services.document_render(document.pk)  # LeaseLost is handled: nothing raised, nothing marked
+    after = GeneratedDocument.objects.get(pk=document.pk)
+    other = seen["other"]
+    assert "went on" not in seen
+    assert after.status == DocumentStatus.RUNNING and after.error == ""
+    assert (after.lease_token, after.lease_expires_at, after.progress) == (
+        other.lease_token,
+        other.lease_expires_at,
+        10,
+    )
+
+
+def test_an_old_worker_failing_after_a_takeover_does_not_fail_the_export(producer):
+    """Same, for a producer that fails before reporting any progress: the failure is not recorded on
+    the row the other worker holds, and this worker's error still reaches its task."""
+    document = running_export(lease_left=timedelta(seconds=-1))
+
+    def overtaken_then_failing(doc, report):
+        GeneratedDocument.objects.filter(pk=doc.pk).update(lease_token=uuid.uuid4())  # another claim
+        raise RuntimeError("disk full")
+
+    services._producers[DocumentKind.CASE_EXPORT] = overtaken_then_failing
+    with pytest.raises(RuntimeError, match="disk full"):
+        services.document_render(document.pk)
+    after = GeneratedDocument.objects.get(pk=document.pk)
+    assert after.status == DocumentStatus.RUNNING and after.error == ""
+
+
+def test_a_claim_sets_a_new_token(producer):
+    document = running_export(lease_left=timedelta(seconds=-1))
+    GeneratedDocument.objects.filter(pk=document.pk).update(lease_token=uuid.uuid4())
+    before = GeneratedDocument.objects.get(pk=document.pk).lease_token
+    tokens = []
+    original = services._producers[DocumentKind.CASE_EXPORT]
+
+    def watching(doc, report):
+        tokens.append(GeneratedDocument.objects.get(pk=doc.pk).lease_token)
+        return original(doc, report)
+
+    services._producers[DocumentKind.CASE_EXPORT] = watching
+    services.document_render(document.pk)
+    assert tokens[0] is not None and tokens[0] != before
+    assert GeneratedDocument.objects.get(pk=document.pk).status == DocumentStatus.READY
