@@ -12,6 +12,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 CONCURRENT = [
     ("notifications", "0002_outboxmessage_outbox_dead", "outbox_dead"),
+    ("notifications", "0003_outbox_dead_acknowledged", "outbox_dead_unacknowledged"),
     ("deadlines", "0004_deadline_deadline_breached", "deadline_breached"),
     ("documents", "0002_document_lease", "document_running_lease"),
     ("documents", "0003_generateddocument_document_failed", "document_failed"),
@@ -66,3 +67,22 @@ def test_the_documents_migrations_run_backwards_and_forwards_and_lease_what_was_
         (ready, ready_token, _), (running, running_token, leased) = cursor.fetchall()
     assert (ready, ready_token) == ("ready", None)
     assert running == "running" and isinstance(running_token, uuid.UUID) and leased
+
+
+def test_the_dead_letter_acknowledgement_migrates_backwards_and_forwards():
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("notifications")
+
+    def outbox_indexes() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'notifications_outboxmessage'"
+                " AND indexname LIKE 'outbox_dead%%'"
+            )
+            return {row[0] for row in cursor.fetchall()}
+
+    _migrate([("notifications", "0002_outboxmessage_outbox_dead")])
+    try:
+        assert outbox_indexes() == {"outbox_dead"}
+    finally:
+        _migrate(latest)
+    assert outbox_indexes() == {"outbox_dead_unacknowledged"}

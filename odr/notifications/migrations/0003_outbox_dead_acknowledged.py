@@ -3,13 +3,16 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from odr.migration_ops import AddIndexConcurrentlyOnPostgres
+
 
 # Dead letters can be acknowledged; readiness and metrics count only the others, through a partial
-# index on them. (A plain AddIndex until odr/migration_ops.py's AddIndexConcurrentlyOnPostgres lands:
-# the lead switches it, with atomic = False, so that PostgreSQL builds it without blocking writes.)
+# index on them. The new index is built (CONCURRENTLY on PostgreSQL: writes go on) before the old one
+# is dropped, so the readiness query always has one.
 
 
 class Migration(migrations.Migration):
+    atomic = False
 
     dependencies = [
         ('notifications', '0002_outboxmessage_outbox_dead'),
@@ -17,17 +20,17 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RemoveIndex(
-            model_name='outboxmessage',
-            name='outbox_dead',
-        ),
         migrations.AddField(
             model_name='outboxmessage',
             name='dead_acknowledged_at',
             field=models.DateTimeField(blank=True, null=True, verbose_name='dead letter acknowledged'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name='outboxmessage',
             index=models.Index(condition=models.Q(('dead_acknowledged_at__isnull', True), ('status', 'dead')), fields=['channel'], name='outbox_dead_unacknowledged'),
+        ),
+        migrations.RemoveIndex(
+            model_name='outboxmessage',
+            name='outbox_dead',
         ),
     ]
