@@ -22,6 +22,7 @@ from django.utils import translation
 
 from odr import clock
 from odr.audit.services import audit_record
+from odr.ops.logcontext import case
 
 from .models import DocumentStatus, GeneratedDocument
 from .rendering import PdfAttachment, render_pdf
@@ -109,8 +110,17 @@ def _enqueue(document_id: int) -> None:
 
 def document_render(document_id: int) -> GeneratedDocument | None:
     """Render a pending document now (the `pdf` queue's task, or a command) and record its fingerprint."""
-    if GeneratedDocument.objects.filter(pk=document_id, kind__in=list(_producers)).exists():
-        return _produce(document_id)
+    row = GeneratedDocument.objects.filter(pk=document_id).values_list("kind", "subject_reference").first()
+    if row is None:
+        return None
+    kind, subject_reference = row
+    with case(subject_reference):  # the worker's log lines about this document name its case
+        if kind in _producers:
+            return _produce(document_id)
+        return _render(document_id)
+
+
+def _render(document_id: int) -> GeneratedDocument | None:
     try:
         with transaction.atomic():
             document = (

@@ -156,3 +156,25 @@ def test_masking_keeps_a_record_whose_arguments_are_not_strings(json_log, capsys
     log.info("count %d", 3)
     assert "Logging error" not in capsys.readouterr().err
     assert [r["message"] for r in lines(json_log)] == ["took 2.5 s for [email]", "count 3"]
+
+
+def test_a_failed_render_names_the_case_of_its_document(db, monkeypatch, json_log):
+    """The pdf worker renders documents of many cases: the failure's lines name the document's case."""
+    from odr.documents import services as documents
+    from odr.documents.models import DocumentKind, DocumentStatus
+
+    def broken_builder(document):
+        raise RuntimeError("template missing")
+
+    monkeypatch.setitem(documents._builders, DocumentKind.MEDIATOR_NOTICE, broken_builder)
+    document = documents.document_request(
+        kind=DocumentKind.MEDIATOR_NOTICE, subject_reference="C-2026-000042"
+    )
+    with pytest.raises(RuntimeError):
+        documents.document_render(document.pk)
+    document.refresh_from_db()
+    assert document.status == DocumentStatus.FAILED
+    failed = [r for r in lines(json_log) if r["message"] == f"document {document.pk} failed"]
+    assert [r["case_reference"] for r in failed] == ["C-2026-000042"]
+    assert "RuntimeError: template missing" in failed[0]["exc_info"]
+    assert case_reference_var.get() is None
