@@ -4,16 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The demo's beat schedule and supervisord pid file (bench/soak.py points it at a scratch folder).
+ODR_DEMO_VAR ?= var
 
 .PHONY: demo test e2e lint messages install clean
 
 ## demo: install, migrate an SQLite database, seed demo data, then run the site, a Celery worker
-## and beat together (no server needed: filesystem broker); print the demo logins. Ctrl-C stops all.
+## and beat together under supervisor (no server needed: filesystem broker); print the demo logins.
+## A process that dies is started again; Ctrl-C stops all. `make demo PORT=8001` if 8000 is taken.
 demo: install .env
+	@$(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("$(HOST)", $(PORT)))' 2>/dev/null \
+		|| { echo "Port $(PORT) on $(HOST) is in use (another make demo?): stop it, or run make demo PORT=8001"; exit 1; }
+	mkdir -p $(ODR_DEMO_VAR)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/ — e-mails: http://$(HOST):$(PORT)/dev/mailbox/ — staff: /admin/. Ctrl-C stops."
-	HOST=$(HOST) PORT=$(PORT) ODR_PUBLIC_URL=http://$(HOST):$(PORT) $(BIN)/honcho -f Procfile.dev start
+	HOST=$(HOST) PORT=$(PORT) ODR_DEMO_VAR=$(abspath $(ODR_DEMO_VAR)) ODR_PUBLIC_URL=http://$(HOST):$(PORT) \
+		$(BIN)/supervisord -n -c supervisord.demo.conf
 
 ## test: the whole suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 test: install
