@@ -31,6 +31,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def alive(pid: int) -> bool:
+    """Running: not gone, not a zombie (an exited child not yet reaped by whoever adopted it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 class DemoProcesses:
     def __init__(self, scratch: Path, port: int | None = None):
         self.scratch = Path(scratch)
@@ -78,10 +87,17 @@ class DemoProcesses:
         if seed:
             self.manage("seed_demo")
 
-    def start(self):
+    def start(self, *, make: bool = False):
+        """supervisord with the demo's configuration; or, with `make`, `make demo` itself (install
+        check, migrate, seed_demo, then supervisord), as a new user runs it."""
+        command = (
+            ["make", "--no-print-directory", "demo"]
+            if make
+            else [str(BIN / "supervisord"), "-n", "-c", str(REPO / "supervisord.demo.conf")]
+        )
         with open(self.output, "ab") as out:
             self.process = subprocess.Popen(
-                [str(BIN / "supervisord"), "-n", "-c", str(REPO / "supervisord.demo.conf")],
+                command,
                 cwd=REPO,
                 env=self.env,
                 stdout=out,
@@ -90,13 +106,14 @@ class DemoProcesses:
             )
 
     def stop(self, timeout: float = 60) -> int:
-        """What Ctrl-C does: SIGINT to supervisord, which stops its programs, then exits."""
-        self.process.send_signal(signal.SIGINT)
+        """What Ctrl-C does: SIGINT to the foreground process group (make and supervisord; the
+        programs have groups of their own), and supervisord stops its programs, then exits."""
+        os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout=timeout)
 
     @contextmanager
-    def running(self):
-        self.start()
+    def running(self, *, make: bool = False):
+        self.start(make=make)
         try:
             yield self
         finally:

@@ -6,16 +6,7 @@ import os
 import signal
 import time
 
-from tests.demo_processes import DemoProcesses
-
-
-def running(pid: int) -> bool:
-    """Alive, not a zombie (an exited child not yet reaped by whoever adopted it)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+from tests.demo_processes import DemoProcesses, alive
 
 
 def test_a_killed_worker_is_restarted_the_site_keeps_answering_and_ctrl_c_stops_every_child(tmp_path):
@@ -47,6 +38,6 @@ def test_a_killed_worker_is_restarted_the_site_keeps_answering_and_ctrl_c_stops_
         children = demo.descendants()
         assert len(children) >= 4  # web (+ its reloader child), worker (+ its pool), beat
     assert demo.process.returncode == 0
-    alive = [pid for pid in children if running(pid)]
+    alive = [pid for pid in children if alive(pid)]
     assert alive == [], f"left running after supervisord stopped: {alive}"
     assert "Traceback" not in demo.log()
