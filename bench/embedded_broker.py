@@ -48,15 +48,28 @@ def connection_for(transport: str, root: Path) -> Connection:
     return Connection("filesystem://", transport=cls, transport_options=options)
 
 
+def describe(exc: Exception) -> str:
+    """The exception's type and the start of its message (SQLAlchemy's first line names the cause)."""
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:90] if str(exc) else ''}"
+
+
 def publish(transport, root, first, count, errors):
-    with connection_for(transport, root) as conn:
-        producer = Producer(conn.channel(), exchange=QUEUE.exchange, routing_key="bench")
-        QUEUE(producer.channel).declare()
-        for i in range(first, first + count):
-            try:
-                producer.publish({"n": i}, serializer="json")
-            except Exception as exc:
-                errors.put(type(exc).__name__)
+    """Publish `count` messages; an error is counted, and one before the first message (connecting,
+    declaring: a publisher that could not start) counts every message it did not send."""
+    sent = 0
+    try:
+        with connection_for(transport, root) as conn:
+            producer = Producer(conn.channel(), exchange=QUEUE.exchange, routing_key="bench")
+            QUEUE(producer.channel).declare()
+            for i in range(first, first + count):
+                try:
+                    producer.publish({"n": i}, serializer="json")
+                    sent += 1
+                except Exception as exc:
+                    errors.put(describe(exc))
+    except Exception as exc:
+        for _ in range(count - sent):
+            errors.put("publisher could not start or went on: " + describe(exc))
 
 
 def consume(transport, root, expected, seen, errors, stop_after_idle=5.0):
@@ -82,7 +95,7 @@ def consume(transport, root, expected, seen, errors, stop_after_idle=5.0):
                     with contextlib.suppress(TimeoutError):
                         conn.drain_events(timeout=0.5)
         except Exception as exc:
-            errors.put(type(exc).__name__)
+            errors.put(describe(exc))
 
 
 class Recorder(list):
