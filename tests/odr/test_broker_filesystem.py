@@ -87,6 +87,8 @@ def test_an_exchange_table_being_created_reads_as_empty_not_as_an_error(tmp_path
         channel = conn.channel()
         (tmp_path / "control" / "tasks.exchange").write_bytes(b"")  # created, not yet written
         assert channel.get_table("tasks") == []
+        (tmp_path / "control" / "tasks.exchange").write_bytes(b'[["tasks", "", "ta')  # cut short
+        assert channel.get_table("tasks") == []
         QUEUE(channel).declare()
         assert [q.queue for q in channel.get_table("tasks")] == ["tasks"]
         QUEUE(channel).declare()  # binding twice keeps one row
