@@ -20,7 +20,7 @@ demo: install .env
 	$(BIN)/python manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/ — e-mails: http://$(HOST):$(PORT)/dev/mailbox/ — staff: /admin/. Ctrl-C stops."
 	HOST=$(HOST) PORT=$(PORT) ODR_DEMO_VAR=$(abspath $(ODR_DEMO_VAR)) ODR_PUBLIC_URL=http://$(HOST):$(PORT) \
-		$(BIN)/supervisord -n -c supervisord.demo.conf
+		exec $(BIN)/supervisord -n -c supervisord.demo.conf
 
 ## test: the whole suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 test: install
