@@ -57,7 +57,7 @@ class DemoProcesses:
             DATABASE_URL=f"sqlite:///{self.database}",
             DEBUG="1",
             SECRET_KEY="scratch-demo-" + "k" * 40,
-            ODR_ENV_FILE=str(self.scratch / "no.env"),  # not the user's .env
+            ODR_ENV_FILE=str(self.scratch / "demo.env"),  # not the user's .env (make demo writes it)
             ODR_BROKER_DIR=str(self.scratch / "broker"),
             MEDIA_ROOT=str(self.scratch / "media"),
             ODR_SIGNING_KEYS_DIR=str(self.scratch / "signing-keys"),
