@@ -23,13 +23,22 @@ from contextlib import contextmanager
 from queue import Empty
 from time import monotonic
 
-from kombu.transport import filesystem, virtual
+from kombu.transport import TRANSPORT_ALIASES, filesystem, virtual
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
 logger = logging.getLogger(__name__)
 
 _PARTIAL_SUFFIX = ".part"
+
+# The broker URL's scheme for this transport (`odr-filesystem://`): chosen by the URL, as any other
+# kombu transport, so that code pointing the app at another URL (Redis) gets Redis.
+SCHEME = "odr-filesystem"
+
+
+def register() -> None:
+    """Make `odr-filesystem://` known to kombu (odr/celery.py calls it in every process)."""
+    TRANSPORT_ALIASES.setdefault(SCHEME, f"{__name__}:Transport")
 
 
 def _write_whole(path, data: bytes):

@@ -38,6 +38,6 @@ def test_a_killed_worker_is_restarted_the_site_keeps_answering_and_ctrl_c_stops_
         children = demo.descendants()
         assert len(children) >= 4  # web (+ its reloader child), worker (+ its pool), beat
     assert demo.process.returncode == 0
-    alive = [pid for pid in children if alive(pid)]
-    assert alive == [], f"left running after supervisord stopped: {alive}"
+    left = [pid for pid in children if alive(pid)]
+    assert left == [], f"left running after supervisord stopped: {left}"
     assert "Traceback" not in demo.log()

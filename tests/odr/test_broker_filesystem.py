@@ -94,3 +94,13 @@ def test_an_exchange_table_being_created_reads_as_empty_not_as_an_error(tmp_path
         QUEUE(channel).declare()  # binding twice keeps one row
         assert len(channel.get_table("tasks")) == 1
         assert list((tmp_path / "control").glob("*.part")) == []
+
+
+def test_the_embedded_default_broker_url_selects_this_transport(settings):
+    """Chosen by the URL's scheme (registered by odr/celery.py), so that pointing the app at another
+    URL (Redis) gets that broker, with nothing else to reset."""
+    from odr.broker_filesystem import Transport
+
+    assert Connection("odr-filesystem://").get_transport_cls() is Transport
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        assert settings.CELERY_BROKER_URL == "odr-filesystem://"
