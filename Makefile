@@ -4,16 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The demo's beat schedule and supervisord pid file (bench/soak.py points it at a scratch folder).
+ODR_DEMO_VAR ?= var
+# The demo's development settings, written once; settings read the same file (bench/soak.py points
+# both at its scratch folder).
+ODR_ENV_FILE ?= .env
 
 .PHONY: demo test e2e lint messages install clean
 
 ## demo: install, migrate an SQLite database, seed demo data, then run the site, a Celery worker
-## and beat together (no server needed: filesystem broker); print the demo logins. Ctrl-C stops all.
-demo: install .env
+## and beat together under supervisor (no server needed: filesystem broker); print the demo logins.
+## A process that dies is started again; Ctrl-C stops all. `make demo PORT=8001` if 8000 is taken.
+demo: install $(ODR_ENV_FILE)
+	@$(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("$(HOST)", $(PORT)))' 2>/dev/null \
+		|| { echo "Port $(PORT) on $(HOST) is in use (another make demo?): stop it, or run make demo PORT=8001"; exit 1; }
+	mkdir -p $(ODR_DEMO_VAR)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/ — e-mails: http://$(HOST):$(PORT)/dev/mailbox/ — staff: /admin/. Ctrl-C stops."
-	HOST=$(HOST) PORT=$(PORT) ODR_PUBLIC_URL=http://$(HOST):$(PORT) $(BIN)/honcho -f Procfile.dev start
+	HOST=$(HOST) PORT=$(PORT) ODR_DEMO_VAR=$(abspath $(ODR_DEMO_VAR)) ODR_PUBLIC_URL=http://$(HOST):$(PORT) \
+		exec $(BIN)/supervisord -n -c supervisord.demo.conf
 
 ## test: the whole suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 test: install
@@ -49,9 +59,9 @@ e2e: install
 	$(BIN)/python -m pytest -m e2e tests/e2e
 
 # Development settings for the demo: debug on and a random secret key, never committed.
-.env:
-	@printf 'DEBUG=1\nSECRET_KEY=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
-	@echo "Wrote .env (DEBUG=1, a random SECRET_KEY) for local development."
+$(ODR_ENV_FILE):
+	@printf 'DEBUG=1\nSECRET_KEY=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@echo "Wrote $@ (DEBUG=1, a random SECRET_KEY) for local development."
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var .pytest_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""The Celery app. Broker: Redis when REDIS_URL is set, else kombu's filesystem transport (no server).
+"""The Celery app. Broker: Redis when REDIS_URL is set, else kombu's filesystem transport with its
+races closed (odr/broker_filesystem.py; no server).
 
 Deadlines are never Celery countdowns: they are rows, and beat runs the sweep every minute.
 Run exactly one beat per deployment (docs/deployment notes in README).
@@ -9,7 +10,10 @@ import os
 from celery import Celery
 from celery.signals import worker_init
 
+from odr import broker_filesystem
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "odr.settings")
+broker_filesystem.register()  # the embedded default's broker URL, odr-filesystem://
 
 app = Celery("odr")
 app.config_from_object("django.conf:settings", namespace="CELERY")

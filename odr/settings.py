@@ -324,7 +324,10 @@ ODR_CONTROLLER_PHONE = env.str("ODR_CONTROLLER_PHONE", default="+33 1 00 00 00 0
 
 # --- Celery (odr/celery.py). Reliability first: a task is acknowledged only once done, a task whose
 # --- worker died is redelivered, heavy queues take one task at a time, JSON only.
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+# Without Redis: kombu's filesystem transport with its read/write races closed (odr/broker_filesystem.py,
+# registered by odr/celery.py): stock kombu 5.7 crashed the demo's worker on a message file read
+# before it was written.
+CELERY_BROKER_URL = REDIS_URL or "odr-filesystem://"
 if not REDIS_URL:
     _broker_dir = Path(env.str("ODR_BROKER_DIR", default=str(BASE_DIR / "var" / "broker")))
     for _sub in ("queue", "processed", "control"):
