@@ -62,7 +62,7 @@ def check_broker() -> dict:
         finally:
             client.close()
         return {"ok": True, "transport": "redis"}
-    if url.startswith("filesystem://"):
+    if url.startswith(("odr-filesystem://", "filesystem://")):
         options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
         folder = Path(options.get("data_folder_in", "."))
         writable = folder.is_dir() and os.access(folder, os.W_OK)

@@ -113,3 +113,22 @@ def test_a_database_that_never_answers_fails_the_connection_within_its_timeout()
     assert result.returncode != 0
     assert "OperationalError" in result.stderr and "timeout" in result.stderr, result.stderr[-2000:]
     assert elapsed < 20  # Django's start-up plus the 2 s bound; without it, the 60 s above run out
+
+
+def test_the_demos_env_file_is_read_by_the_site_and_never_by_the_tests(tmp_path):
+    """`make demo` writes .env (DEBUG=1); `make test` afterwards must still test the production defaults."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("DEBUG=1\n")
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    clean["ODR_ENV_FILE"] = str(env_file)
+
+    def debug(preamble: str) -> str:
+        script = f"{preamble}import django.conf, odr.settings; print(odr.settings.DEBUG)"
+        result = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert debug("") == "True"  # the demo's processes
+    assert debug("import pytest; ") == "False"  # a test run (settings know it by pytest being imported)

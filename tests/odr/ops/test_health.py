@@ -134,7 +134,7 @@ def test_broker_check_fails_alone_when_redis_is_down(client, swept, settings, tm
 
 
 def test_broker_check_on_the_embedded_transport_checks_its_folder(client, swept, settings, tmp_path):
-    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_BROKER_URL = "odr-filesystem://"  # the embedded default (odr/broker_filesystem.py)
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "absent")}
     status, body = readyz(client)
     assert (status, failing(body)) == (503, {"broker"})
