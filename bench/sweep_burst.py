@@ -29,7 +29,8 @@ and /readyz fails when the sweep lag exceeds 2 minutes (ODR_READY_SWEEP_LAG_SECO
 3. Per-item firing cost, by pass (due effects, reminders): milliseconds and queries (counted with a
    query wrapper on the connection), from the runs of the first scenario.
 The e-mails (and the continuation) are published to the broker (REDIS_URL; its "notifications" and
-"default" lists are deleted at the end). Prints the load average before and after each scenario.
+"default" lists and their bindings are deleted at the end). Prints the load average before and after
+each scenario.
 """
 
 import argparse
@@ -265,11 +266,7 @@ def fresh_database(admin: str, *, template: str | None) -> None:
 
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
-        if template:
-            conn.execute(f"CREATE DATABASE {DB_NAME} TEMPLATE {template}")
-        else:
-            conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"CREATE DATABASE {DB_NAME}" + (f" TEMPLATE {template}" if template else ""))
 
 
 def main() -> None:
@@ -278,10 +275,15 @@ def main() -> None:
         "--per-day", type=int, default=2740, help="lapses a night (and reminders of each day)"
     )
     parser.add_argument("--base", type=int, default=300, help="complaints filed through the services")
+    parser.add_argument("--only", choices=["beat", "continue"], help="run one scenario only")
     args = parser.parse_args()
     url, admin = urls()
+    import psycopg
+
     os.environ.update(DATABASE_URL=url, DEBUG="0", DJANGO_SETTINGS_MODULE="odr.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-not-secret-" + "x" * 40)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
     fresh_database(admin, template=None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
 
@@ -299,26 +301,31 @@ def main() -> None:
     print(f"T0 = {t0.isoformat()} (local midnight); {args.per_day:,} lapses + {2 * args.per_day:,} reminders")
     seed(base=args.base, per_day=args.per_day, t0=t0)
     connection.close()
-    import psycopg
-
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {TEMPLATE} TEMPLATE {DB_NAME}")
     oldest = t0 - timedelta(seconds=1)
     results = {}
     try:
         for name, continue_ in (("beat", False), ("continue", True)):
+            if args.only not in (None, name):
+                continue
             connection.close()
             fresh_database(admin, template=TEMPLATE)
             results[name] = scenario(name, t0=t0, oldest=oldest, continue_=continue_)
-        print("\n== per-item firing cost (scenario 'beat')")
-        per_item(results["beat"]["runs"])
+        first = next(iter(results))
+        print(f"\n== per-item firing cost (scenario '{first}')")
+        per_item(results[first]["runs"])
     finally:
         connection.close()
         import redis
 
         client = redis.Redis.from_url(os.environ["REDIS_URL"])
         with contextlib.suppress(Exception):
-            client.delete("notifications", "default")
+            client.delete(
+                "notifications",
+                "default",
+                *(f"_kombu.binding{p}.{q}" for p in ("", "_permanent") for q in ("default", "notifications")),
+            )
         client.close()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
