@@ -400,6 +400,9 @@ ODR_OUTBOX_MAX_ATTEMPTS = env.int("ODR_OUTBOX_MAX_ATTEMPTS", default=8)
 ODR_SWEEP_BATCH_SIZE = env.int("ODR_SWEEP_BATCH_SIZE", default=200)
 ODR_SWEEP_MAX_ITEMS = env.int("ODR_SWEEP_MAX_ITEMS", default=5000)
 ODR_SWEEP_MAX_SECONDS = env.float("ODR_SWEEP_MAX_SECONDS", default=45.0)
+# A run that stopped at its cap sends the next one at once (odr/deadlines/tasks.py) rather than
+# waiting for beat's next minute: the midnight burst drains in one go. Off: one run per beat tick.
+ODR_SWEEP_CONTINUE = env.bool("ODR_SWEEP_CONTINUE", default=True)
 
 # --- Reminders before a duty's due date, in days (D3, D12, D18). Read when a reminder is scheduled
 # --- (a deadline opened or moved, the previous reminder sent): a change applies from the next one;

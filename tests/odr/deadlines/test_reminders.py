@@ -171,7 +171,8 @@ def test_the_run_report_is_logged_as_structured_data_and_returned_by_the_task(co
         "lag_seconds": datetime(2026, 3, 31, 9, 0, tzinfo=PARIS).timestamp() - SEVEN_DAYS_BEFORE.timestamp(),
         "capped": False,
     }
-    assert {k: v for k, v in result.items() if k != "elapsed_ms"} == expected
+    assert {k: v for k, v in result.items() if k not in ("elapsed_ms", "continued")} == expected
+    assert result["continued"] is False  # not capped: nothing sent after it
     (record,) = [r for r in caplog.records if r.name == "odr.deadlines.sweep"]
     message = json.loads(record.getMessage())
     assert message["event"] == "deadline_sweep"
