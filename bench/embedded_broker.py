@@ -25,6 +25,8 @@ from pathlib import Path
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
+from odr.broker_filesystem import transport_options
+
 QUEUE = Queue("bench", Exchange("bench", type="direct"), routing_key="bench")
 
 
@@ -33,17 +35,7 @@ def connection_for(transport: str, root: Path) -> Connection:
         # kombu hands every transport option to create_engine(), which refuses "polling_interval":
         # this transport polls at kombu's default, once a second.
         return Connection(f"sqla+sqlite:///{root / 'broker.sqlite3'}")
-    folders = {name: root / name for name in ("queue", "processed", "control")}
-    for folder in folders.values():
-        folder.mkdir(exist_ok=True)
-    options = {
-        "data_folder_in": str(folders["queue"]),
-        "data_folder_out": str(folders["queue"]),
-        "processed_folder": str(folders["processed"]),
-        "control_folder": str(folders["control"]),
-        "store_processed": False,
-        "polling_interval": 0.1,
-    }
+    options = transport_options(root)
     cls = "odr.broker_filesystem:Transport" if transport == "odr-filesystem" else "filesystem"
     return Connection("filesystem://", transport=cls, transport_options=options)
 

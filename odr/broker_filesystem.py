@@ -20,6 +20,7 @@ import logging
 import os
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 from queue import Empty
 from time import monotonic
 
@@ -39,6 +40,22 @@ SCHEME = "odr-filesystem"
 def register() -> None:
     """Make `odr-filesystem://` known to kombu (odr/celery.py calls it in every process)."""
     TRANSPORT_ALIASES.setdefault(SCHEME, f"{__name__}:Transport")
+
+
+def transport_options(root, *, polling_interval: float = 0.1) -> dict:
+    """The transport's folders under `root` (made if absent), as kombu's transport options: the
+    settings' embedded broker, its tests and bench/embedded_broker.py all lay it out so."""
+    folders = {name: Path(root) / name for name in ("queue", "processed", "control")}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(folders["queue"]),
+        "data_folder_out": str(folders["queue"]),
+        "processed_folder": str(folders["processed"]),
+        "control_folder": str(folders["control"]),
+        "store_processed": False,
+        "polling_interval": polling_interval,  # kombu's default (1 s) delivers one task a second
+    }
 
 
 def _write_whole(path, data: bytes):

@@ -331,17 +331,11 @@ ODR_CONTROLLER_PHONE = env.str("ODR_CONTROLLER_PHONE", default="+33 1 00 00 00 0
 # before it was written.
 CELERY_BROKER_URL = REDIS_URL or "odr-filesystem://"
 if not REDIS_URL:
-    _broker_dir = Path(env.str("ODR_BROKER_DIR", default=str(BASE_DIR / "var" / "broker")))
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-        "polling_interval": 0.1,  # the default (1 s) delivers one task a second
-    }
+    from odr.broker_filesystem import transport_options
+
+    CELERY_BROKER_TRANSPORT_OPTIONS = transport_options(
+        env.str("ODR_BROKER_DIR", default=str(BASE_DIR / "var" / "broker"))
+    )
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

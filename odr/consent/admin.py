@@ -1,19 +1,8 @@
 from django.contrib import admin
 
+from odr.readonly_admin import ReadOnlyAdmin
+
 from .models import ConsentReceipt, ConsentRecord
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Consents change only through the services (with receipt and audit); receipts never change."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ConsentReceiptInline(admin.TabularInline):

@@ -1,19 +1,12 @@
 from django.contrib import admin
 
+from odr.readonly_admin import ReadOnlyAdmin
+
 from .models import JobHeartbeat
 
 
 @admin.register(JobHeartbeat)
-class JobHeartbeatAdmin(admin.ModelAdmin):
+class JobHeartbeatAdmin(ReadOnlyAdmin):
     """Read only: the rows are the jobs' own record of their runs."""
 
     list_display = ["job", "finished_at", "runs", "fired", "reminded", "failed", "last_lag_seconds"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

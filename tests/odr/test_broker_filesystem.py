@@ -7,6 +7,8 @@ import pytest
 from kombu import Connection, Exchange, Queue
 from kombu.transport import filesystem, virtual
 
+from odr.broker_filesystem import transport_options
+
 QUEUE = Queue("tasks", Exchange("tasks", type="direct"), routing_key="tasks")
 
 
@@ -17,17 +19,7 @@ def fresh_broker_state(monkeypatch):
 
 
 def connection(root, transport="odr.broker_filesystem:Transport"):
-    folders = {name: root / name for name in ("queue", "processed", "control")}
-    for folder in folders.values():
-        folder.mkdir(exist_ok=True)
-    options = {
-        "data_folder_in": str(folders["queue"]),
-        "data_folder_out": str(folders["queue"]),
-        "processed_folder": str(folders["processed"]),
-        "control_folder": str(folders["control"]),
-        "store_processed": False,
-    }
-    return Connection("filesystem://", transport=transport, transport_options=options)
+    return Connection("filesystem://", transport=transport, transport_options=transport_options(root))
 
 
 def torn_file(root, content: bytes):
