@@ -16,14 +16,14 @@ ODR_ENV_FILE ?= .env
 ## and beat together under supervisor (no server needed: filesystem broker); print the demo logins.
 ## A process that dies is started again; Ctrl-C stops all. `make demo PORT=8001` if 8000 is taken.
 demo: install $(ODR_ENV_FILE)
-	@$(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("$(HOST)", $(PORT)))' 2>/dev/null \
+	@$(BIN)/python -c 'import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("$(HOST)", $(PORT)))' 2>/dev/null \
 		|| { echo "Port $(PORT) on $(HOST) is in use (another make demo?): stop it, or run make demo PORT=8001"; exit 1; }
 	mkdir -p $(ODR_DEMO_VAR)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "Open http://$(HOST):$(PORT)/ — e-mails: http://$(HOST):$(PORT)/dev/mailbox/ — staff: /admin/. Ctrl-C stops."
 	HOST=$(HOST) PORT=$(PORT) ODR_DEMO_VAR=$(abspath $(ODR_DEMO_VAR)) ODR_PUBLIC_URL=http://$(HOST):$(PORT) \
-		exec $(BIN)/supervisord -n -c supervisord.demo.conf
+		exec $(BIN)/python -m odr.demo_launcher
 
 ## test: the whole suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 test: install

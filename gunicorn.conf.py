@@ -84,7 +84,9 @@ def on_starting(server):
 
 
 def on_exit(server):
-    if os.environ.get("ODR_PROMETHEUS_DIR_TEMPORARY"):
+    # After a USR2 upgrade the new master inherits the folder (and this marker) and goes on using it:
+    # the old master, which forked it (`reexec_pid`), leaves the folder to the new one to remove.
+    if os.environ.get("ODR_PROMETHEUS_DIR_TEMPORARY") and not getattr(server, "reexec_pid", 0):
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 

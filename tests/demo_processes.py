@@ -6,10 +6,10 @@ site listens on a port of its own on 127.0.0.1, and the caller's database, Redis
 dropped from the environment: the demo is the embedded default, whatever the test run uses.
 """
 
+import contextlib
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,16 +19,12 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.processes import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # What a test or bench run may have set that is not the demo's embedded default.
 _FOREIGN = ("DATABASE_URL", "REDIS_URL", "EMAIL_URL", "EMAIL_BACKEND", "DJANGO_SETTINGS_MODULE")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def alive(pid: int) -> bool:
@@ -93,7 +89,7 @@ class DemoProcesses:
         command = (
             ["make", "--no-print-directory", "demo"]
             if make
-            else [str(BIN / "supervisord"), "-n", "-c", str(REPO / "supervisord.demo.conf")]
+            else [str(BIN / "python"), "-m", "odr.demo_launcher"]  # what make demo ends with
         )
         with open(self.output, "ab") as out:
             self.process = subprocess.Popen(
@@ -121,6 +117,18 @@ class DemoProcesses:
                 try:
                     self.stop()
                 except subprocess.TimeoutExpired:
+                    # supervisord runs in a session of its own (odr/demo_launcher.py) and gave each
+                    # program a process group of its own: kill it first (or it would start them
+                    # again), then them, or the site, worker and beat would outlive the test.
+                    supervisord = self.scratch / "var" / "supervisord.pid"
+                    if supervisord.exists():
+                        with contextlib.suppress(ProcessLookupError, ValueError):
+                            os.kill(int(supervisord.read_text()), signal.SIGKILL)
+                    for program in ("web", "worker", "beat"):
+                        pid = self.pid(program)
+                        if pid is not None:
+                            with contextlib.suppress(ProcessLookupError):
+                                os.killpg(pid, signal.SIGKILL)
                     os.killpg(self.process.pid, signal.SIGKILL)
                     self.process.wait()
 

@@ -17,6 +17,7 @@ import environ
 from django.test import Client
 
 from odr.documents.storage import storage_from_env
+from tests.processes import free_port
 
 # moto accepts any credentials; these keep boto3 from looking for real ones (files, instance metadata).
 CREDENTIALS = {
@@ -25,12 +26,6 @@ CREDENTIALS = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 REGION = "eu-west-3"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class MotoServer:

@@ -41,3 +41,23 @@ def test_a_killed_worker_is_restarted_the_site_keeps_answering_and_ctrl_c_stops_
     left = [pid for pid in children if alive(pid)]
     assert left == [], f"left running after supervisord stopped: {left}"
     assert "Traceback" not in demo.log()
+
+
+def test_closing_the_terminal_stops_the_demo_instead_of_restarting_it(tmp_path):
+    """A closing terminal sends SIGHUP to its foreground process group; supervisord alone would read it
+    as "restart everything" and go on without a terminal, holding the port. odr/demo_launcher.py keeps
+    supervisord out of that group and turns the SIGHUP into a stop."""
+    demo = DemoProcesses(tmp_path)
+    demo.prepare()
+    with demo.running():
+        demo.wait_ready()
+        children = demo.descendants()
+        assert len(children) >= 4
+        os.killpg(demo.process.pid, signal.SIGHUP)
+        assert demo.process.wait(timeout=60) == 0
+    assert "restarting" not in demo.log().lower()  # supervisord's answer to a SIGHUP of its own
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in children):
+        time.sleep(0.2)
+    left = [pid for pid in children if alive(pid)]
+    assert left == [], f"left running after the terminal closed: {left}"

@@ -14,9 +14,9 @@ CONCURRENT = [
     ("notifications", "0002_outboxmessage_outbox_dead", "outbox_dead"),
     ("notifications", "0003_outbox_dead_acknowledged", "outbox_dead_unacknowledged"),
     ("deadlines", "0004_deadline_deadline_breached", "deadline_breached"),
-    ("documents", "0002_document_lease", "document_running_lease"),
     ("documents", "0003_generateddocument_document_failed", "document_failed"),
     ("documents", "0004_document_pending", "document_pending"),
+    ("documents", "0005_document_running_lease", "document_running_lease"),
 ]
 
 

@@ -7,8 +7,6 @@ from django.conf import settings
 from django.db import migrations, models
 from django.utils import timezone
 
-from odr.migration_ops import AddIndexConcurrentlyOnPostgres
-
 
 def lease_running_documents(apps, schema_editor):
     """A document already running was claimed by a worker of the previous release, which may still be
@@ -22,9 +20,8 @@ def lease_running_documents(apps, schema_editor):
     )
 
 class Migration(migrations.Migration):
-    # CREATE INDEX CONCURRENTLY on PostgreSQL for the index; the fields and rows in one transaction.
-    atomic = False
-
+    # The fields and the rows in one transaction; the index on them is built concurrently, on its own,
+    # by 0005_document_running_lease (a failed CREATE INDEX CONCURRENTLY must not leave this half done).
     dependencies = [
         ('documents', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
@@ -41,9 +38,5 @@ class Migration(migrations.Migration):
             name='lease_token',
             field=models.UUIDField(blank=True, editable=False, null=True, verbose_name='lease token'),
         ),
-        migrations.RunPython(lease_running_documents, migrations.RunPython.noop, atomic=True),
-        AddIndexConcurrentlyOnPostgres(
-            model_name='generateddocument',
-            index=models.Index(condition=models.Q(('status', 'running')), fields=['lease_expires_at'], name='document_running_lease'),
-        ),
+        migrations.RunPython(lease_running_documents, migrations.RunPython.noop),
     ]

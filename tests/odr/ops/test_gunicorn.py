@@ -12,11 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from odr.ops.heartbeat import SWEEP_JOB, heartbeat_record
-from tests.test_celery_worker import free_port
+from tests.processes import database_url, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -50,12 +49,9 @@ def running_gunicorn(tmp_path, **overrides):
     """gunicorn -c gunicorn.conf.py on a free port, until the block ends (then SIGTERM, waited for).
     An override of None removes the variable from the environment."""
     port = free_port()
-    db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        ),
+        "DATABASE_URL": database_url(),
         "SECRET_KEY": "gunicorn-test-secret-key-0123456789abcdef",
         "DEBUG": "0",
         "EMAIL_URL": "smtp://127.0.0.1:1",

@@ -18,7 +18,8 @@ from odr.ops import health
 from odr.ops.heartbeat import SWEEP_JOB, heartbeat_record
 from odr.ops.models import JobHeartbeat
 from tests.helpers import file_complaint, travel
-from tests.test_celery_worker import RedisServer, free_port
+from tests.processes import free_port
+from tests.test_celery_worker import RedisServer
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

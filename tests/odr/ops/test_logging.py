@@ -27,8 +27,8 @@ from odr.notifications.tasks import deliver_outbox_message
 from odr.ops.logcontext import case_reference_var, request_id_from
 from odr.ops.logformat import logging_config
 from tests.helpers import travel
+from tests.processes import free_port
 from tests.test_broker_outage import DETAILS
-from tests.test_celery_worker import free_port
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from odr.documents.models import DocumentKind, DocumentStatus
 from odr.notifications.models import Channel, OutboxMessage, OutboxStatus
 from odr.notifications.relay import outbox_acknowledge_dead, outbox_deliver
 from tests.helpers import file_complaint, travel
-from tests.test_celery_worker import free_port
+from tests.processes import free_port
 
 TOKEN = "scrape-token-for-tests"
 FILED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the merchant's answer is due on 1 April
