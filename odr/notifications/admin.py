@@ -29,6 +29,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         "last_error",
         "status",
         "dead_acknowledged_at",
+        "dead_acknowledged_by",
     ]
     actions = ["resend", "acknowledge_dead"]
 
@@ -36,7 +37,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def resend(self, request, queryset):
         count = 0
         for message in queryset.exclude(status=OutboxStatus.PENDING):
-            outbox_resend(message=message)
+            outbox_resend(message=message, by=request.user)
             count += 1
         self.message_user(
             request,
@@ -48,8 +49,9 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     @admin.action(description=_("Acknowledge the dead letters"))
     def acknowledge_dead(self, request, queryset):
         """The notice was given another way, or the address is known dead: the row stays as the record,
-        and stops counting against readiness (/readyz) and odr_outbox_dead."""
-        count = outbox_acknowledge_dead(queryset)
+        and stops counting against readiness (/readyz) and odr_outbox_dead. Who and when are kept on the
+        row and in the case's audit trail (D34)."""
+        count = outbox_acknowledge_dead(queryset, by=request.user)
         self.message_user(
             request,
             ngettext("%(count)d dead letter acknowledged.", "%(count)d dead letters acknowledged.", count)

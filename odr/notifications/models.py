@@ -45,6 +45,16 @@ class OutboxMessage(models.Model):
     # webhook endpoint deleted): kept as the record of the notice, no longer counted by readiness or
     # metrics. Cleared when the row is sent again.
     dead_acknowledged_at = models.DateTimeField(_("dead letter acknowledged"), null=True, blank=True)
+    # Who silenced it (D34: an undelivered notice silenced by staff must be provable). PROTECT, like
+    # AuditEvent.actor: accounts are anonymised, never deleted, and deleting one must not erase this.
+    dead_acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("dead letter acknowledged by"),
+    )
 
     class Meta:
         verbose_name = _("outbox message")

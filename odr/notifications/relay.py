@@ -109,25 +109,89 @@ def outbox_due_ids(*, limit: int = 500) -> list[int]:
     )
 
 
-def outbox_resend(*, message: OutboxMessage) -> OutboxMessage:
-    """Give a dead letter (or a sent e-mail someone lost) another round of attempts."""
+def outbox_resend(*, message: OutboxMessage, by=None, audit_case: bool = True) -> OutboxMessage:
+    """Give a dead letter (or a sent e-mail someone lost) another round of attempts.
+
+    The change is audited on the case's chain (kind "outbox.resent", `by` as the actor) when the row
+    has a case reference, like its acknowledgement; `audit_case=False` for a caller that records it on
+    its own stream (odr.webhooks: the merchant's)."""
     with transaction.atomic():
         message = OutboxMessage.objects.select_for_update().get(pk=message.pk)
+        was_acknowledged = message.dead_acknowledged_at is not None
+        previous_status = message.status
         message.status = OutboxStatus.PENDING
         message.attempts = 0
         message.next_attempt_at = None
-        message.dead_acknowledged_at = None  # if it dies again, that is news
-        message.save(update_fields=["status", "attempts", "next_attempt_at", "dead_acknowledged_at"])
+        # If it dies again, that is news: the acknowledgement (when and who) goes.
+        message.dead_acknowledged_at = None
+        message.dead_acknowledged_by = None
+        fields = ["status", "attempts", "next_attempt_at", "dead_acknowledged_at", "dead_acknowledged_by"]
+        message.save(update_fields=fields)
+        _record(
+            message,
+            "outbox.resent",
+            by=by,
+            audit_case=audit_case,
+            previous_status=previous_status,
+            acknowledgement_cleared=was_acknowledged,
+        )
         transaction.on_commit(lambda: enqueue(message.pk))
     return message
 
 
-def outbox_acknowledge_dead(queryset) -> int:
-    """Mark the dead letters of `queryset` as dealt with: they stay (the record of the notice) but no
-    longer count in readiness and metrics. Returns how many were acknowledged now."""
-    return queryset.filter(status=OutboxStatus.DEAD, dead_acknowledged_at__isnull=True).update(
-        dead_acknowledged_at=clock.now()
-    )
+def outbox_acknowledge_dead(queryset, *, by=None, audit_case: bool = True) -> int:
+    """Mark the dead letters of `queryset` as dealt with by `by`: they stay (the record of the notice)
+    but no longer count in readiness and metrics. Returns how many were acknowledged now.
+
+    D34: each one is audited on its case's chain (kind "outbox.dead_acknowledged", `by` as the actor;
+    the payload names the message, template and channel, never the address), in this transaction. A
+    row without a case reference has no chain: a log line with its id stands for it (with `by`
+    on the row). `audit_case=False` for a caller that records the change on its own stream."""
+    now = clock.now()
+    with transaction.atomic():
+        # Locked in a fixed order (case, id), so two acknowledgements cannot deadlock on chain heads.
+        rows = list(
+            queryset.filter(status=OutboxStatus.DEAD, dead_acknowledged_at__isnull=True)
+            .select_for_update()
+            .order_by("case_reference", "pk")
+            .only("pk", "case_reference", "template", "channel")
+        )
+        if not rows:
+            return 0
+        OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(
+            dead_acknowledged_at=now, dead_acknowledged_by=by
+        )
+        for row in rows:
+            _record(row, "outbox.dead_acknowledged", by=by, audit_case=audit_case)
+    return len(rows)
+
+
+def _record(message: OutboxMessage, kind: str, *, by, audit_case: bool, **extra) -> None:
+    """The audit event of a change made to `message` by `by` (in the caller's transaction)."""
+    by_id = by.pk if by is not None else None
+    if audit_case and message.case_reference:
+        from odr.audit.services import audit_record
+
+        audit_record(
+            stream=message.case_reference,
+            kind=kind,
+            actor=by,
+            actor_role="staff" if by is not None and by.is_staff else "",
+            payload={
+                "message_id": message.pk,
+                "template": message.template,
+                "channel": message.channel,
+                **extra,
+            },
+        )
+    else:
+        log.info(
+            "%s: outbox message %s (no case chain to audit on, or audited by the caller) by user %s",
+            kind,
+            message.pk,
+            by_id,
+            extra={"outbox_message_id": message.pk, "user_id": by_id},
+        )
 
 
 def enqueue(message_id: int) -> None:

@@ -150,15 +150,25 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, by: User) -> None:
         merchant, endpoint = _locked_endpoint(endpoint, by)
         pk = endpoint.pk
         deliveries = endpoint_deliveries(endpoint)
-        deliveries.filter(status=OutboxStatus.PENDING).update(
+        # Who: the deleting user, on the rows; the deletion event on the merchant's chain is the audit
+        # record of all of them (not one event per delivery on each case's chain: they are the
+        # merchant's own integration, not notices to a party).
+        made_dead = deliveries.filter(status=OutboxStatus.PENDING).update(
             status=OutboxStatus.DEAD,
             next_attempt_at=None,
             last_error="the endpoint has been deleted",
             dead_acknowledged_at=clock.now(),
+            dead_acknowledged_by=by,
         )
-        outbox_acknowledge_dead(deliveries)
+        acknowledged = outbox_acknowledge_dead(deliveries, by=by, audit_case=False)
         endpoint.delete()
-        _audit(merchant, "webhook.endpoint_deleted", actor=by, endpoint_id=pk)
+        _audit(
+            merchant,
+            "webhook.endpoint_deleted",
+            actor=by,
+            endpoint_id=pk,
+            deliveries_acknowledged=made_dead + acknowledged,
+        )
 
 
 # --- The delivery log -----------------------------------------------------------------------------
@@ -188,7 +198,7 @@ def webhook_delivery_resend(*, endpoint: WebhookEndpoint, message_id: int, by: U
             raise InvalidInput(_("This delivery does not exist."))
         if not can_resend(message):
             raise InvalidInput(_("Only a failed delivery can be sent again."))
-        message = outbox_resend(message=message)
+        message = outbox_resend(message=message, by=by, audit_case=False)
         _audit(merchant, "webhook.delivery_resent", actor=by, endpoint_id=endpoint.pk, message_id=message.pk)
     return message
 

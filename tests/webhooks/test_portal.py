@@ -168,15 +168,17 @@ def test_owner_edits_rotates_and_deletes(client, owner, endpoint, delivered):
     response = client.post(reverse("webhooks:delete", args=[m, e]))
     assert response["Location"] == reverse("webhooks:list", args=[m])
     earlier.refresh_from_db()
-    assert earlier.dead_acknowledged_at is not None
+    assert earlier.dead_acknowledged_at is not None and earlier.dead_acknowledged_by == owner
     assert not WebhookEndpoint.objects.exists()
     delivered.refresh_from_db()
     assert delivered.status == OutboxStatus.DEAD and "deleted" in delivered.last_error
     # The merchant chose this: nobody has to act on these dead letters (metrics, readiness).
-    assert delivered.dead_acknowledged_at is not None
+    assert delivered.dead_acknowledged_at is not None and delivered.dead_acknowledged_by == owner
     assert outbox_status(clock.now()).channel(Channel.WEBHOOK).dead == 0
     kinds = set(AuditEvent.objects.filter(stream=f"merchant-{m}").values_list("kind", flat=True))
     assert {"webhook.endpoint_updated", "webhook.secret_rotated", "webhook.endpoint_deleted"} <= kinds
+    deleted = AuditEvent.objects.get(stream=f"merchant-{m}", kind="webhook.endpoint_deleted")
+    assert deleted.payload["deliveries_acknowledged"] == 2  # the one made dead, the earlier one
 
 
 def test_the_log_shows_failures_and_resend_redelivers(client, owner, endpoint, delivered, receiver, settings):
