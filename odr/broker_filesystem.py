@@ -5,9 +5,13 @@ in between moves the still-empty file away and crashes the worker on `json.loads
 (JSONDecodeError). Here a publisher writes under a name consumers ignore and renames it into place
 (a rename is atomic on one filesystem), so a consumer only ever sees whole files; and a consumer
 that meets an unreadable file anyway (say one left by a publisher killed mid-write, or by another
-kombu version) logs it and moves on instead of dying. A message fetched but not yet acknowledged
-when the worker is killed is lost, as with stock kombu: the platform's state is in rows and every
-task has a periodic pick-up (outbox relay, render_pending, the sweep), so the work is still done.
+kombu version) logs it and moves on instead of dying. A claim (a rename into the processed folder)
+lost to another consumer is skipped; one that fails otherwise (no processed folder, EACCES) raises
+ChannelError, since every later claim would fail too. A ".part" file left by a publisher killed
+mid-write is removed by a consumer once it is an hour old (looked for once a minute per channel).
+A message fetched but not yet acknowledged when the worker is killed is lost, as with stock kombu:
+the platform's state is in rows and every task has a periodic pick-up (outbox relay,
+render_pending, the sweep), so the work is still done.
 The exchange tables (which queue is bound to which exchange, read on every publish) had the same
 race: a binder creates the file, then locks it, while a publisher reads it empty. Here a binder
 rewrites the table under a lock file of its own and renames it into place; readers see the old
@@ -22,7 +26,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from queue import Empty
-from time import monotonic
+from time import monotonic, time
 
 from kombu.transport import TRANSPORT_ALIASES, filesystem, virtual
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
@@ -31,6 +35,12 @@ from kombu.utils.json import dumps, loads
 logger = logging.getLogger(__name__)
 
 _PARTIAL_SUFFIX = ".part"
+
+# A publisher killed between writing and renaming leaves its ".part" file behind; consumers remove
+# those older than STALE_PARTIAL_AGE (no live publisher takes that long to write a few kilobytes),
+# looking at most once per PARTIAL_SWEEP_INTERVAL per channel (and at its first poll), not per poll.
+STALE_PARTIAL_AGE = 3600.0
+PARTIAL_SWEEP_INTERVAL = 60.0
 
 # The broker URL's scheme for this transport (`odr-filesystem://`): chosen by the URL, as any other
 # kombu transport, so that code pointing the app at another URL (Redis) gets Redis.
@@ -121,7 +131,9 @@ class Channel(filesystem.Channel):
 
     def _get(self, queue):
         wanted = f"{queue}.msg"
-        for filename in sorted(os.listdir(self.data_folder_in)):
+        listing = sorted(os.listdir(self.data_folder_in))
+        self._sweep_stale_partials(listing)
+        for filename in listing:
             # Partial files end in ".part", so they never match a queue here.
             if filename.partition(".")[2] != wanted:
                 continue
@@ -129,8 +141,12 @@ class Channel(filesystem.Channel):
             try:
                 # Claim it: a rename within the broker folder, so exactly one consumer wins.
                 os.rename(os.path.join(self.data_folder_in, filename), claimed)
-            except OSError:
-                continue  # another consumer took it
+            except FileNotFoundError as exc:
+                if os.path.isdir(self.processed_folder):
+                    continue  # another consumer took it
+                self._claim_failed(queue, filename, exc)  # the rename's other ENOENT: no processed folder
+            except OSError as exc:
+                self._claim_failed(queue, filename, exc)  # EACCES, EXDEV, ...: every claim would fail
             try:
                 with open(claimed, "rb") as f:
                     payload = f.read()
@@ -144,6 +160,36 @@ class Channel(filesystem.Channel):
                     "broker: skipped an unreadable message file on queue %s (%d bytes)", queue, len(payload)
                 )
         raise Empty()
+
+    def _claim_failed(self, queue, filename, exc):
+        # Not a lost race: skipping would make the worker poll forever with its queue stuck.
+        logger.error(
+            "broker: cannot claim message file %s of queue %s into %s: %s",
+            filename,
+            queue,
+            self.processed_folder,
+            exc,
+        )
+        raise filesystem.ChannelError(
+            f"Cannot move message file {filename!r} of queue {queue!r} into {self.processed_folder!r}"
+        ) from exc
+
+    def _sweep_stale_partials(self, listing):
+        now = monotonic()
+        if now < getattr(self, "_next_partial_sweep", 0.0):
+            return
+        self._next_partial_sweep = now + PARTIAL_SWEEP_INTERVAL
+        cutoff = time() - STALE_PARTIAL_AGE
+        for filename in listing:
+            if not filename.endswith(_PARTIAL_SUFFIX):
+                continue
+            path = os.path.join(self.data_folder_in, filename)
+            try:
+                if os.stat(path).st_mtime < cutoff:
+                    os.remove(path)
+                    logger.warning("broker: removed %s, a message its publisher never finished", filename)
+            except FileNotFoundError:
+                pass  # renamed into place by its publisher, or removed by another consumer
 
 
 class Transport(filesystem.Transport):
