@@ -29,7 +29,8 @@ _CONTEXT = {
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 # The case references of the URL patterns (`<str:reference>`): C-2026-000123, M-2026-000045.
 _CASE_REFERENCE = re.compile(r"^[A-Z]-\d{4}-\d{1,12}$")
-EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# The last label of the domain starts with a letter: a broker URL's "**@127.0.0.1:6379" is no address.
+EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z][\w-]*")
 MASK = "[email]"
 
 

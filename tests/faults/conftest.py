@@ -4,6 +4,7 @@ import shutil
 import pytest
 from django.conf import settings
 
+from odr.tasks_enqueue import breaker_reset
 from tests.processes import Celery, database_url
 from tests.smtp_server import SmtpServer
 from tests.test_celery_worker import RedisServer, broker
@@ -14,6 +15,17 @@ def _files(settings, tmp_path):
     # Shared with the subprocesses through their environment (see `celery` below).
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.ODR_SIGNING_KEYS_DIR = tmp_path / "signing-keys"
+
+
+@pytest.fixture(autouse=True)
+def _publishing(settings):
+    """This process publishes the tasks the workers are to be caught doing: a publish must not be
+    dropped because the 2-core machine is busy (a web request gives up after 1 s; the test has the
+    time), nor skipped because an earlier test left the breaker open."""
+    settings.ODR_BROKER_PUBLISH_TIMEOUT_SECONDS = 10
+    breaker_reset()
+    yield
+    breaker_reset()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from odr import clock
 from odr.audit.models import AuditEvent
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.documents.services import document_request
+from odr.tasks_enqueue import breaker_open
 from tests.helpers import open_case, travel
 from tests.processes import wait_until
 
@@ -37,6 +38,7 @@ def celery_env():
 def request(**fields) -> GeneratedDocument:
     with transaction.atomic():  # its task goes to the test's Redis on commit
         document = document_request(**fields)
+    assert not breaker_open(), "the document's task could not be published to the test's Redis"
     # Requested a while ago: the pick-up leaves alone what was requested in the last minute (its task
     # is still on its way); here the task is gone with the killed worker.
     GeneratedDocument.objects.filter(pk=document.pk).update(requested_at=clock.now() - timedelta(minutes=5))
