@@ -69,7 +69,13 @@ def test_worker_killed_mid_render_the_record_is_rendered_once(celery, consumer, 
     )
 
     celery.worker("w1", queues="pdf")
-    wait_until(lambda: locked_by_a_worker(document), timeout=30, interval=0.02, what="the render to start")
+    try:
+        wait_until(
+            lambda: locked_by_a_worker(document), timeout=30, interval=0.02, what="the render to start"
+        )
+    except AssertionError as exc:  # say what the worker did instead (CI failed here once, not since)
+        document.refresh_from_db()
+        raise AssertionError(f"{exc}; document {document.status}; worker log:\n{celery.log('w1')[-3000:]}")
     celery.kill("w1")
 
     document.refresh_from_db()
