@@ -75,7 +75,9 @@ def test_worker_killed_mid_render_the_record_is_rendered_once(celery, consumer, 
         )
     except AssertionError as exc:  # say what the worker did instead (CI failed here once, not since)
         document.refresh_from_db()
-        raise AssertionError(f"{exc}; document {document.status}; worker log:\n{celery.log('w1')[-3000:]}") from exc
+        raise AssertionError(
+            f"{exc}; document {document.status}; worker log:\n{celery.log('w1')[-3000:]}"
+        ) from exc
     celery.kill("w1")
 
     document.refresh_from_db()
