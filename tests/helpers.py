@@ -71,3 +71,20 @@ def pdf_upload(name: str = "facture.pdf", title: str = "Facture"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, pdf_bytes(title), content_type="application/pdf")
+
+
+def query_plans(statements: list[str]) -> list[tuple[str, str]]:
+    """PostgreSQL's plan of each SQL statement, with sequential scans disabled: a plan that still shows
+    one has no index to use (the scale tests of the metrics and the periodic pick-ups)."""
+    from django.db import connection
+
+    plans = []
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            for sql in statements:
+                cursor.execute("EXPLAIN " + sql)
+                plans.append((sql, "\n".join(row[0] for row in cursor.fetchall())))
+        finally:
+            cursor.execute("SET enable_seqscan = on")
+    return plans

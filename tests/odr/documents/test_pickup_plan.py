@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from odr import clock
 from odr.documents.models import DocumentKind, DocumentStatus, GeneratedDocument
 from odr.documents.services import documents_render_pending
+from tests.helpers import query_plans
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -31,15 +32,8 @@ def test_the_pickup_plans_no_sequential_scan_and_no_sort():
         assert documents_render_pending() == 0
     statements = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
     assert len(statements) == 2, statements  # pending, and running past its lease
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
-        try:
-            for sql in statements:
-                cursor.execute("EXPLAIN " + sql)
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-                assert "Seq Scan" not in plan and "Sort" not in plan, f"{sql}\n{plan}"
-        finally:
-            cursor.execute("SET enable_seqscan = on")
+    for sql, plan in query_plans(statements):
+        assert "Seq Scan" not in plan and "Sort" not in plan, f"{sql}\n{plan}"
 
 
 def test_the_pickup_takes_the_oldest_pending_first(settings, tmp_path):

@@ -14,7 +14,7 @@ from odr.documents import services as documents
 from odr.documents.models import DocumentKind, DocumentStatus
 from odr.notifications.models import Channel, OutboxMessage, OutboxStatus
 from odr.notifications.relay import outbox_acknowledge_dead, outbox_deliver
-from tests.helpers import file_complaint, travel
+from tests.helpers import file_complaint, query_plans, travel
 from tests.processes import free_port
 
 TOKEN = "scrape-token-for-tests"
@@ -199,12 +199,5 @@ def test_every_query_of_a_scrape_and_a_probe_has_an_index(client, db, consumer):
         run_checks(["sweep", "outbox"])
     statements = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
     assert len(statements) >= 10
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
-        try:
-            for sql in statements:
-                cursor.execute("EXPLAIN " + sql)
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-                assert "Seq Scan" not in plan, f"{sql}\n{plan}"
-        finally:
-            cursor.execute("SET enable_seqscan = on")
+    for sql, plan in query_plans(statements):
+        assert "Seq Scan" not in plan, f"{sql}\n{plan}"
